@@ -1,0 +1,1 @@
+"""The layers, one concept per module. Import them from here."""

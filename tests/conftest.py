@@ -1,0 +1,35 @@
+"""Shared test set-up: hypothesis profiles and where CIFAR-10 is found."""
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# The first example of a property pays for Numba's compilation, so no deadline.
+# CI draws the same examples every run (derandomize) so a red build can be replayed.
+settings.register_profile(
+    "ci", deadline=None, max_examples=20, derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "dev", deadline=None, max_examples=20,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("thorough", deadline=None, max_examples=300)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def cifar_root():
+    """The folder holding ``cifar-10-batches-py/``: ``SCRATCHNET_DATA``, else ``datasets/``."""
+    root = Path(os.environ.get("SCRATCHNET_DATA", REPO_ROOT / "datasets"))
+    if not (root / "cifar-10-batches-py" / "test_batch").is_file():
+        pytest.fail(
+            f"CIFAR-10 not found in {root}/cifar-10-batches-py. Prepare it with "
+            "`python ../shared/data/cifar10_from_jpeg.py datasets/` (as .ci/run does), "
+            "or set SCRATCHNET_DATA to a folder that holds cifar-10-batches-py/."
+        )
+    return root
