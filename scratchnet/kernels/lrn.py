@@ -1,0 +1,92 @@
+"""Kernels for local response normalisation (LRN) across channels, each beside its NumPy reference.
+
+For one sample and one pixel, with C channels a_0 .. a_{C-1} and the window
+
+    W(i) = { j : |i - j| <= size // 2, 0 <= j < C }     (clipped at the first and last channel)
+
+LRN computes (the paper's formula (7))
+
+    s_i = k + alpha * sum_{j in W(i)} a_j^2
+    b_i = a_i * s_i^(-beta)
+
+Backward. b_j depends on a_i through its own numerator (when j = i) and through s_j
+(when i is in W(j)), with ds_j/da_i = 2 alpha a_i. By the chain rule
+
+    da_i = dout_i s_i^(-beta) - 2 alpha beta a_i * sum_{j : i in W(j)} dout_j a_j s_j^(-beta-1)
+
+and because the window is symmetric, "i in W(j)" is the same as "j in W(i)": the backward
+is the same window sum as the forward, taken over t_j = dout_j a_j s_j^(-beta-1)
+= dout_j a_j s_j^(-beta) / s_j.
+
+What runs where, and why (measured at (128, 64, 24, 24) float32 on one core):
+- the window sums are loops NumPy cannot express without a copy per window, so they are
+  Numba kernels (``lrn_s``: 3.5 ms, ``lrn_dx``: 8 ms);
+- the power s^(-beta) stays in NumPy (``s ** -beta``: 5.5 ms), whose SIMD power is an order
+  of magnitude faster than Numba's scalar ``pow`` (a kernel doing it all took 64 ms).
+- In each kernel the loop over pixels is innermost, so it runs over contiguous memory and
+  vectorises; putting the short window loop innermost instead made them 2.5x slower.
+
+Arrays are ``(N, C, P)``, P = H * W pixels (the layer reshapes ``(N, C, H, W)``, a view).
+Each kernel and its reference take the same arguments and return the same thing.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def lrn_s(x, size, k, alpha):
+    """s = k + alpha * (window sum over channels of x^2). x: (N, C, P) -> s: (N, C, P)."""
+    N, C, P = x.shape
+    half = size // 2
+    k = x.dtype.type(k)  # keep float32 loops in float32
+    alpha = x.dtype.type(alpha)
+    s = np.zeros_like(x)
+    for n in range(N):
+        for i in range(C):
+            for j in range(max(0, i - half), min(C, i + half + 1)):
+                for p in range(P):
+                    s[n, i, p] += x[n, j, p] * x[n, j, p]
+            for p in range(P):
+                s[n, i, p] = k + alpha * s[n, i, p]
+    return s
+
+
+def lrn_s_reference(x, size, k, alpha):
+    """Plain NumPy version of ``lrn_s``: formula (7)'s denominator base, channel by channel."""
+    half = size // 2
+    s = np.empty_like(x)
+    for i in range(x.shape[1]):
+        s[:, i] = k + alpha * np.sum(x[:, max(0, i - half):i + half + 1] ** 2, axis=1)
+    return s
+
+
+@njit(cache=True)
+def lrn_dx(x, dout, s, scale, size, alpha, beta):
+    """Gradient of LRN with respect to its input; ``scale`` is s^(-beta). All arrays (N, C, P)."""
+    N, C, P = x.shape
+    half = size // 2
+    coef = x.dtype.type(2.0 * alpha * beta)
+    dx = np.empty_like(x)
+    t = np.empty((C, P), dtype=x.dtype)  # t_j = dout_j a_j s_j^(-beta-1), one sample at a time
+    for n in range(N):
+        for j in range(C):
+            for p in range(P):
+                t[j, p] = dout[n, j, p] * x[n, j, p] * scale[n, j, p] / s[n, j, p]
+        for i in range(C):
+            for p in range(P):
+                dx[n, i, p] = dout[n, i, p] * scale[n, i, p]
+            for j in range(max(0, i - half), min(C, i + half + 1)):
+                for p in range(P):
+                    dx[n, i, p] -= coef * x[n, i, p] * t[j, p]
+    return dx
+
+
+def lrn_dx_reference(x, dout, s, scale, size, alpha, beta):
+    """Plain NumPy version of ``lrn_dx``, written as the formula in the module docstring."""
+    half = size // 2
+    t = dout * x * scale / s
+    dx = dout * scale
+    for i in range(x.shape[1]):
+        dx[:, i] -= 2 * alpha * beta * x[:, i] * np.sum(t[:, max(0, i - half):i + half + 1], axis=1)
+    return dx

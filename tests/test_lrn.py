@@ -1,0 +1,141 @@
+"""Tests of scratchnet/layers/lrn.py and its kernels in scratchnet/kernels/lrn.py."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from scratchnet.gradcheck import layer_gradient_errors
+from scratchnet.kernels.lrn import lrn_dx, lrn_dx_reference, lrn_s, lrn_s_reference
+from scratchnet.layers.lrn import LocalResponseNorm
+
+
+@st.composite
+def lrn_cases(draw, dtype=np.float64):
+    """An input (N, C, H, W) and LRN constants; odd sizes from 1 to larger than C."""
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    x = draw(hnp.arrays(dtype, shape, elements=st.floats(-3, 3, width=32)))
+    # alpha large enough that the cross-channel term shows in the gradient, but with
+    # k / (alpha (2 beta - 1)) > 3^2: a lone channel's b = a / (k + alpha a^2)^beta then has
+    # no stationary point in [-3, 3], where the true gradient is 0 and a relative error is noise.
+    constants = dict(
+        size=draw(st.sampled_from([1, 3, 5, 7, 9])),
+        k=draw(st.floats(1, 3)),
+        alpha=draw(st.floats(1e-3, 0.05)),
+        beta=draw(st.floats(0.25, 1.5)),
+    )
+    return x, constants
+
+
+def formula_7(a, size, k, alpha, beta):
+    """Formula (7) written out index by index, for comparison."""
+    N, C, H, W = a.shape
+    b = np.empty_like(a)
+    for n, i, y, x in np.ndindex(a.shape):
+        total = sum(a[n, j, y, x] ** 2 for j in range(max(0, i - size // 2), min(C - 1, i + size // 2) + 1))
+        b[n, i, y, x] = a[n, i, y, x] / (k + alpha * total) ** beta
+    return b
+
+
+@settings(max_examples=30)
+@given(lrn_cases())
+def test_gradients_match_finite_differences(case):
+    x, constants = case
+    errors = layer_gradient_errors(LocalResponseNorm(**constants), x)
+    assert errors["x"] < 1e-6, errors
+
+
+@given(lrn_cases())
+def test_forward_is_formula_7(case):
+    x, constants = case
+    np.testing.assert_allclose(LocalResponseNorm(**constants).forward(x), formula_7(x, **constants), rtol=1e-12)
+
+
+def test_hand_worked_example():
+    # One pixel, 4 channels a = [1, 2, 2, 1], size 3 (one neighbour each side), k = 1, alpha = 1, beta = 1:
+    #   channel 0: window {0, 1}    s = 1 + (1 + 4)     = 6   b = 1 / 6
+    #   channel 1: window {0, 1, 2} s = 1 + (1 + 4 + 4) = 10  b = 2 / 10
+    #   channel 2: window {1, 2, 3} s = 1 + (4 + 4 + 1) = 10  b = 2 / 10
+    #   channel 3: window {2, 3}    s = 1 + (4 + 1)     = 6   b = 1 / 6
+    a = np.array([1.0, 2.0, 2.0, 1.0]).reshape(1, 4, 1, 1)
+    b = LocalResponseNorm(size=3, k=1.0, alpha=1.0, beta=1.0).forward(a)
+    print("LRN of", a.ravel(), "=", b.ravel())
+    np.testing.assert_allclose(b.ravel(), [1 / 6, 2 / 10, 2 / 10, 1 / 6], rtol=1e-15)
+
+
+def test_hand_worked_example_with_default_constants():
+    # a = [10, 0, 0] at one pixel, size 5, k = 2, alpha = 1e-4, beta = 0.75: every window
+    # holds channel 0, so s = 2 + 1e-4 * 100 = 2.01 everywhere, b_0 = 10 / 2.01^0.75.
+    a = np.array([10.0, 0.0, 0.0]).reshape(1, 3, 1, 1)
+    b = LocalResponseNorm().forward(a)
+    print("LRN of", a.ravel(), "=", b.ravel())
+    np.testing.assert_allclose(b.ravel(), [10 / 2.01 ** 0.75, 0, 0], rtol=1e-15)
+
+
+@given(lrn_cases())
+def test_alpha_zero_is_a_constant_scale(case):
+    x, constants = case
+    constants["alpha"] = 0.0
+    out = LocalResponseNorm(**constants).forward(x)
+    np.testing.assert_allclose(out, x * constants["k"] ** -constants["beta"], rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=10)
+@given(data=st.data())
+def test_kernels_match_references(dtype, data):
+    x, c = data.draw(lrn_cases(dtype))
+    x = x.reshape(x.shape[0], x.shape[1], -1)
+    dout = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-3, 3, width=32)))
+    s = lrn_s(x, c["size"], c["k"], c["alpha"])
+    s_ref = lrn_s_reference(x, c["size"], c["k"], c["alpha"])
+    assert s.dtype == s_ref.dtype == dtype
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(s, s_ref, rtol=rtol)
+    scale = s ** -c["beta"]
+    dx = lrn_dx(x, dout, s, scale, c["size"], c["alpha"], c["beta"])
+    dx_ref = lrn_dx_reference(x, dout, s, scale, c["size"], c["alpha"], c["beta"])
+    assert dx.dtype == dx_ref.dtype == dtype
+    np.testing.assert_allclose(dx, dx_ref, rtol=rtol, atol=rtol * np.abs(dx_ref).max())
+
+
+@settings(max_examples=10)
+@given(lrn_cases())
+def test_float32_close_to_float64(case):
+    x, constants = case
+    dout = np.random.default_rng(0).standard_normal(x.shape)
+    results = {}
+    for dtype in (np.float32, np.float64):
+        layer = LocalResponseNorm(**constants)
+        out = layer.forward(x.astype(dtype))
+        dx = layer.backward(dout.astype(dtype))
+        assert out.dtype == dx.dtype == dtype
+        results[dtype] = out, dx
+    for r32, r64 in zip(results[np.float32], results[np.float64]):
+        np.testing.assert_allclose(r32, r64, rtol=1e-4, atol=1e-5)
+
+
+def test_paper_sized_input_keeps_dtype_and_shape():
+    x = np.random.default_rng(0).random((2, 64, 12, 12), dtype=np.float32)
+    layer = LocalResponseNorm()
+    out = layer.forward(x)
+    dx = layer.backward(np.ones_like(out))
+    assert out.shape == dx.shape == x.shape and out.dtype == dx.dtype == np.float32
+
+
+@pytest.mark.parametrize("size", [0, 2, 4, -1, 2.5])
+def test_size_must_be_odd(size):
+    with pytest.raises(ValueError, match=r"LocalResponseNorm.*size must be a positive odd integer"):
+        LocalResponseNorm(size=size)
+
+
+def test_bad_input_names_layer_and_shapes():
+    layer = LocalResponseNorm(size=5)
+    with pytest.raises(ValueError, match=r"LocalResponseNorm\(size=5\).*\(3, 4\).*\(N, C, H, W\)"):
+        layer.forward(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"LocalResponseNorm\(size=5\).*int64.*float32 or float64"):
+        layer.forward(np.zeros((1, 2, 3, 3), dtype=np.int64))
+    layer.forward(np.ones((1, 2, 3, 3)))
+    with pytest.raises(ValueError, match=r"LocalResponseNorm\(size=5\).*\(1, 2, 3, 4\).*\(1, 2, 3, 3\)"):
+        layer.backward(np.ones((1, 2, 3, 4)))
