@@ -1,0 +1,90 @@
+"""im2col/col2im: the Numba kernels equal the NumPy references, and col2im is im2col's adjoint."""
+
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scratchnet.kernels import im2col as im2col_module
+from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
+
+
+@contextmanager
+def numba_threads(threads):
+    """Run the block with Numba on ``threads`` threads, then restore the count."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+@st.composite
+def windows(draw):
+    """A padded NHWC input shape, a kernel that fits in it, strides (also > kernel), a seed."""
+    N, C = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    Hp, Wp = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    kh, kw = draw(st.integers(1, Hp)), draw(st.integers(1, Wp))
+    sh, sw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return (N, Hp, Wp, C), kh, kw, sh, sw, dtype, draw(st.integers(0, 2**32 - 1))
+
+
+@given(windows())
+def test_im2col_equals_reference(case):
+    shape, kh, kw, sh, sw, dtype, seed = case
+    xp = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    cols = im2col(xp, kh, kw, sh, sw)
+    expected = im2col_reference(xp, kh, kw, sh, sw)
+    assert cols.dtype == dtype and cols.shape == expected.shape
+    np.testing.assert_array_equal(cols, expected)  # a copy: bit for bit
+
+
+@given(windows())
+def test_col2im_equals_reference(case):
+    shape, kh, kw, sh, sw, dtype, seed = case
+    N, Hp, Wp, C = shape
+    rows = N * ((Hp - kh) // sh + 1) * ((Wp - kw) // sw + 1)
+    cols = np.random.default_rng(seed).standard_normal((rows, kh * kw * C)).astype(dtype)
+    dxp = col2im(cols, shape, kh, kw, sh, sw)
+    assert dxp.dtype == dtype and dxp.shape == shape
+    np.testing.assert_allclose(dxp, col2im_reference(cols, shape, kh, kw, sh, sw), rtol=1e-6, atol=1e-6)
+
+
+@given(windows())
+def test_col2im_is_the_adjoint_of_im2col(case):
+    # <im2col(x), y> == <x, col2im(y)> for all x, y: col2im is exactly im2col's backward pass
+    shape, kh, kw, sh, sw, _, seed = case
+    rng = np.random.default_rng(seed)
+    xp = rng.standard_normal(shape)
+    cols = im2col(xp, kh, kw, sh, sw)
+    y = rng.standard_normal(cols.shape)
+    adjoint = col2im(y, shape, kh, kw, sh, sw)
+    np.testing.assert_allclose(np.sum(cols * y), np.sum(xp * adjoint), rtol=1e-10, atol=1e-10)
+
+
+def test_im2col_layout_rows_are_pixels_columns_are_kernel_row_col_channel():
+    xp = np.arange(2 * 3 * 3 * 2, dtype=np.float64).reshape(2, 3, 3, 2)  # (N, Hp, Wp, C)
+    cols = im2col(xp, 2, 2, 1, 1)
+    assert cols.shape == (2 * 2 * 2, 2 * 2 * 2)
+    # row 3 is image 0, output pixel (1, 1); its window starts at xp[0, 1, 1]
+    np.testing.assert_array_equal(cols[3], xp[0, 1:3, 1:3, :].ravel())
+    np.testing.assert_array_equal(cols[4], xp[1, 0:2, 0:2, :].ravel())
+
+
+def test_parallel_kernels_equal_references_and_do_not_depend_on_the_thread_count(monkeypatch):
+    # small jobs run on one thread; force the parallel path (as at training sizes) here
+    monkeypatch.setattr(im2col_module, "PARALLEL_MIN_ELEMENTS", 0)
+    xp = np.random.default_rng(0).standard_normal((5, 9, 8, 3)).astype(np.float32)
+    results = []
+    for threads in sorted({1, numba.get_num_threads()}):
+        with numba_threads(threads):
+            cols = im2col(xp, 3, 2, 2, 1)
+            results.append((cols, col2im(cols, xp.shape, 3, 2, 2, 1)))
+    for cols, dxp in results:
+        np.testing.assert_array_equal(cols, im2col_reference(xp, 3, 2, 2, 1))
+        np.testing.assert_array_equal(dxp, results[0][1])  # bit for bit: no races
+        np.testing.assert_allclose(dxp, col2im_reference(cols, xp.shape, 3, 2, 2, 1), rtol=1e-6, atol=1e-6)
