@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -33,3 +34,12 @@ def cifar_root():
             "or set SCRATCHNET_DATA to a folder that holds cifar-10-batches-py/."
         )
     return root
+
+
+@pytest.fixture(scope="session")
+def cifar_data_small(cifar_root):
+    """50 standardised centre crops of real CIFAR-10 training images and their labels."""
+    from scratchnet.datasets import center_crop, load_cifar10, standardize
+
+    x_train, y_train, _, _ = load_cifar10(cifar_root)
+    return standardize(center_crop(x_train[:50], 24)).astype(np.float32), y_train[:50]

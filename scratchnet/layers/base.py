@@ -56,7 +56,11 @@ def check_input(x, where, wanted, ndim, dtype=None):
         raise ValueError(f"{where}: got dtype {x.dtype}, wanted float32 or float64")
 
 
+class NonFiniteError(ValueError):
+    """An input held NaN or infinity (a trainer reads this as a diverged run)."""
+
+
 def check_finite(x, where):
     """Refuse NaN and infinity: they would silently poison every gradient downstream."""
     if not np.isfinite(x).all():
-        raise ValueError(f"{where}: input of shape {x.shape} contains NaN or infinity")
+        raise NonFiniteError(f"{where}: input of shape {x.shape} contains NaN or infinity")

@@ -1,0 +1,125 @@
+"""The benchmark command: its output's structure, and the analytic FLOP count. No timing asserted."""
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scratchnet import bench
+from scratchnet.layers.conv import Conv2D
+from scratchnet.layers.dense import Linear
+from scratchnet.layers.recurrent import LSTM
+from scratchnet.models import build_model
+
+LAYERS = ["conv1", "relu1", "pool1", "lrn", "conv2", "relu2", "pool2", "lstm", "fc"]
+KERNELS = ["im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
+           "avg_pool_backward", "lrn_s", "lrn_dx"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One --quick run of the CNN-LSTM, as --json with --append: (printed line, history file)."""
+    history = tmp_path_factory.mktemp("bench") / "history.jsonl"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        argv = ["--quick", "--models", "cnn_lstm", "--threads", "1", "--json", "--append", str(history)]
+        assert bench.main(argv) == 0
+    lines = printed.getvalue().splitlines()
+    assert len(lines) == 1, "--json prints exactly one line"
+    return lines[0], history
+
+
+def test_json_line_has_the_shape_of_issue_5(quick_run):
+    line, _ = quick_run
+    result = json.loads(line)
+    assert result["threads"] == 1 and result["quick"] is True
+    assert set(result["blas"]) >= {"library", "version", "kernel"}
+    assert result["gemm_peak_gflops"] > 0
+    assert list(result["train_step"]) == ["cnn_lstm"]  # the --models filter
+    step = result["train_step"]["cnn_lstm"]
+    assert step["ms"] > 0 and step["spread_ms"] >= 0 and step["share_of_peak"] > 0
+    assert step["img_per_s"] == pytest.approx(result["batch_size"] / step["ms"] * 1e3)
+    assert step["gflops"] == pytest.approx(step["mflop_per_img"] * step["img_per_s"] / 1e3)
+    assert step["mflop_per_img"] == pytest.approx(125.492736)  # hand count below
+
+
+def test_layers_and_kernels_are_all_timed(quick_run):
+    result = json.loads(quick_run[0])
+    assert list(result["layers"]) == LAYERS
+    for name, layer in result["layers"].items():
+        assert layer["fwd_ms"] > 0 and layer["bwd_ms"] > 0, name
+        assert layer["shape"][0] == result["batch_size"]
+        # GFLOP/s only where there are matrix products to count
+        assert (layer["gflops"] is not None and layer["gflops"] > 0) == (name in ("conv1", "conv2", "lstm", "fc"))
+    assert result["layers"]["conv2"]["shape"] == [result["batch_size"], 64, 12, 12]
+    assert result["layers"]["lstm"]["shape"] == [result["batch_size"], 48, 48]
+    assert list(result["kernels"]) == KERNELS
+    for name, kernel in result["kernels"].items():
+        assert kernel["naive_ms"] > 0 and kernel["fast_ms"] > 0, name
+        assert kernel["speedup"] == pytest.approx(kernel["naive_ms"] / kernel["fast_ms"])
+        assert kernel["relative_error"] < 1e-5, f"{name}: the Numba kernel disagrees with its reference"
+
+
+def test_append_writes_the_printed_line(quick_run):
+    line, history = quick_run
+    assert history.read_text().splitlines() == [line]
+
+
+def test_report_prints_every_table(quick_run):
+    result = json.loads(quick_run[0])
+    text = bench.report(result)
+    for expected in ["GEMM peak", "threads 1", str(result["blas"]["kernel"]), "cnn_lstm",
+                     "ReLU, pooling and LRN together", *LAYERS, *KERNELS]:
+        assert expected in text
+
+
+def test_bad_options_are_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--threads", "0"])
+    assert exit_info.value.code == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_conv_flops_by_hand():
+    # conv1 of the paper on 2 images: 24 x 24 outputs ("same"), 64 filters, each 3 x 5 x 5 inputs
+    layer = Conv2D(3, 64, 5, padding="same", rng=np.random.default_rng(0))
+    x = np.zeros((2, 3, 24, 24), np.float32)
+    forward = 2 * 2 * 24 * 24 * 64 * 3 * 5 * 5  # = 11,059,200
+    assert bench.matmul_flops(layer, x.shape, layer.forward(x).shape) == (forward, 2 * forward, forward)
+
+
+def test_cnn_lstm_step_flops_by_hand():
+    # per image: conv1 forward + dW (dx of the images is not needed), conv2 3x forward,
+    # LSTM 3x (48 steps of a 176 -> 512 product), fc 3x (128 -> 10)
+    conv1 = 2 * 24 * 24 * 64 * 3 * 25
+    conv2 = 2 * 12 * 12 * 64 * 64 * 25
+    lstm = 2 * 48 * (128 + 48) * 4 * 128
+    fc = 2 * 128 * 10
+    model = build_model("cnn_lstm", rng=np.random.default_rng(0))
+    x = np.zeros((3, 3, 24, 24), np.float32)
+    assert bench.step_flops(model, x) == 3 * (2 * conv1 + 3 * conv2 + 3 * lstm + 3 * fc)
+
+
+def test_linear_and_lstm_flops_by_hand():
+    linear = Linear(128, 10, rng=np.random.default_rng(0))
+    assert bench.matmul_flops(linear, (5, 128), (5, 10)) == (2 * 5 * 128 * 10, 4 * 5 * 128 * 10, 2 * 5 * 128 * 10)
+    lstm = LSTM(48, 128, rng=np.random.default_rng(0))
+    forward = 2 * 5 * 7 * 512 * 176  # N=5, T=7: one (N, H + D) x (H + D, 4H) product per step
+    assert bench.matmul_flops(lstm, (5, 7, 48), (5, 128)) == (forward, 2 * forward, 2 * 5 * 7 * 512 * 48)
+
+
+@settings(max_examples=15)
+@given(C=st.integers(1, 4), F=st.integers(1, 4), k=st.integers(1, 4), stride=st.integers(1, 3),
+       size=st.integers(4, 9), same=st.booleans())
+def test_conv_flops_match_the_im2col_product(C, F, k, stride, size, same):
+    # Counted another way: forward is the product cols (M, K) @ Wmat (K, F), 2 M K F FLOPs.
+    layer = Conv2D(C, F, k, stride=stride, padding="same" if same else 0, rng=np.random.default_rng(0))
+    x = np.zeros((2, C, size, size), np.float32)
+    out = layer.forward(x)
+    M, K = layer.cache[3].shape
+    forward, backward, input_grad = bench.matmul_flops(layer, x.shape, out.shape)
+    assert forward == 2 * M * K * F and backward == 2 * forward and input_grad == forward

@@ -1,0 +1,50 @@
+"""The Table 1 command end to end, at a tiny budget: its files, their format, resuming."""
+
+import json
+
+from scratchnet import reproduce
+
+
+def test_small_reproduce_writes_the_table_and_resumes(tmp_path, cifar_root, capsys):
+    argv = ["--small", "--models", "lstm", "gru", "--seeds", "0", "--epochs", "1",
+            "--out", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"),
+            "--data-dir", str(cifar_root), "--threads", "1"]
+    assert reproduce.main(argv) == 0
+    first = capsys.readouterr().out
+    assert "[run 1/2] lstm seed 0: epoch 1/1" in first and "min left" in first
+
+    table = json.loads((tmp_path / "results" / "table1.json").read_text())
+    assert set(table["rows"]) == {"lstm", "gru"}
+    for model, row in table["rows"].items():
+        assert row["paper"] == reproduce.PAPER[model]
+        assert row["seeds"] == 1 and row["epochs"] == 1 and len(row["curves"][0]) == 1
+        assert 0.0 < row["mean"] <= 1.0
+    assert "JPEG" in table["data"]
+    markdown = (tmp_path / "results" / "table1.md").read_text()
+    assert "| LSTM | 47% |" in markdown and "| GRU | 46% |" in markdown and "Commit:" in markdown
+    for picture in ("table1.png", "curves.png"):
+        assert (tmp_path / "results" / picture).read_bytes()[:4] == b"\x89PNG"
+
+    # A second invocation finds both runs finished and trains nothing.
+    assert reproduce.main(argv) == 0
+    second = capsys.readouterr().out
+    assert second.count("finished earlier, skipped") == 2 and "epoch 1/1" not in second
+    assert json.loads((tmp_path / "results" / "table1.json").read_text())["rows"]["lstm"]["mean"] == \
+        table["rows"]["lstm"]["mean"]
+
+
+def test_reproduce_resumes_an_unfinished_run(tmp_path, cifar_root, capsys):
+    from scratchnet.train import Interrupted, Trainer
+
+    config = reproduce.run_config("lstm", 0, 2, small=True)
+    folder = tmp_path / "runs" / "lstm-seed0"
+    trainer = Trainer(config, folder, data_dir=cifar_root, download=False, progress=False, test_every_epoch=True)
+    try:
+        trainer.train(stop_after_steps=50)  # epoch 2 of 2 (40 steps an epoch), mid-way
+    except Interrupted:
+        pass
+    argv = ["--small", "--models", "lstm", "--seeds", "0", "--epochs", "2", "--out", str(tmp_path / "results"),
+            "--runs", str(tmp_path / "runs"), "--data-dir", str(cifar_root)]
+    assert reproduce.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "resuming at epoch 2" in out and "epoch 1/2" not in out and "epoch 2/2" in out

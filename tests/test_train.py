@@ -1,0 +1,157 @@
+"""The trainer end to end on the CIFAR-10 copy: learning, resuming, refusing bad options."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from scratchnet import checkpoint, evaluate, predict, train
+from scratchnet.evaluate import load_model, preprocess_eval
+
+# A few steps of the paper's model: 8 steps an epoch, 2 epochs.
+TINY = ["--model", "cnn_lstm", "--train-size", "256", "--test-size", "100", "--val-size", "64",
+        "--epochs", "2", "--batch-size", "32", "--no-progress", "--threads", "1"]
+
+
+def run(argv, cifar_root):
+    return train.main([*argv, "--data-dir", str(cifar_root), "--no-download"])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, cifar_root):
+    out = tmp_path_factory.mktemp("tiny")
+    assert run([*TINY, "--out", str(out)], cifar_root) == 0
+    return out
+
+
+def test_small_run_learns(tmp_path, cifar_root, capsys):
+    # The README's main job: --small must show the CNN-LSTM learning, well above chance (10%).
+    assert run(["--small", "--out", str(tmp_path), "--no-progress"], cifar_root) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    print(f"--small: test accuracy {summary['test_accuracy']:.3f} in {summary['wall_time_s']:.0f} s")
+    assert summary["test_accuracy"] >= 0.35
+    assert summary["test_size"] == 1000 and summary["train_size"] == 5000
+    assert summary["options"]["model"] == "cnn_lstm"
+
+
+def test_outputs_of_a_run(tiny_run):
+    summary = json.loads((tiny_run / "summary.json").read_text())
+    assert set(summary) >= {"test_accuracy", "epochs", "wall_time_s", "options"}
+    assert 0.0 <= summary["test_accuracy"] <= 1.0 and summary["epochs"] == 2
+    assert summary["options"]["batch_size"] == 32 and summary["options"]["lr"] == 0.02
+    with open(tiny_run / "metrics.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert all(0 <= float(row["val_accuracy"]) <= 1 for row in rows)
+    assert float(rows[-1]["lr"]) < float(rows[0]["lr"])  # cosine decay towards zero
+    assert (tiny_run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tiny_run / "checkpoint.npz").is_file()
+
+
+def test_interrupted_run_resumes_bit_identically(tiny_run, tmp_path, cifar_root, capsys):
+    # Stop mid-epoch (step 5 of 8 in epoch 1, as a Ctrl-C would), resume, compare every bit.
+    assert run([*TINY, "--out", str(tmp_path), "--stop-after-steps", "5"], cifar_root) == 130
+    assert "--resume" in capsys.readouterr().err
+    stopped = checkpoint.load(tmp_path / "checkpoint.npz")
+    assert (stopped.metadata["epoch"], stopped.metadata["step"]) == (0, 5)
+    assert not (tmp_path / "summary.json").exists()
+
+    assert run(["--resume", str(tmp_path / "checkpoint.npz"), "--no-progress", "--threads", "1"], cifar_root) == 0
+    resumed = checkpoint.load(tmp_path / "checkpoint.npz")
+    uninterrupted = checkpoint.load(tiny_run / "checkpoint.npz")
+    assert resumed.params.keys() == uninterrupted.params.keys()
+    for key in uninterrupted.params:
+        assert np.array_equal(resumed.params[key], uninterrupted.params[key]), key
+    for key in uninterrupted.optimizer_state:
+        assert np.array_equal(resumed.optimizer_state[key], uninterrupted.optimizer_state[key]), key
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[1].split(",")[:5] == \
+        (tiny_run / "metrics.csv").read_text().splitlines()[1].split(",")[:5]
+
+
+def test_checkpoint_gives_identical_predictions(tiny_run, cifar_root):
+    from scratchnet.datasets import load_cifar10
+
+    _, _, x_test, _ = load_cifar10(cifar_root)
+    images = preprocess_eval(x_test[:20])
+    model, _ = load_model(tiny_run / "checkpoint.npz")
+    again, _ = load_model(tiny_run / "checkpoint.npz")
+    assert np.array_equal(model.predict(images), again.predict(images))
+    other, _ = load_model(tiny_run / "checkpoint.npz")
+    other.params["fc.b"][0] += 1.0
+    assert not np.array_equal(model.predict(images), other.predict(images))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "--epochs"),
+    (["--lr", "-1"], "--lr must be a positive number"),
+    (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
+    (["--model", "resnet"], "invalid choice"),
+    (["--val-size", "60000"], "--val-size"),
+    (["--weight-decay", "-0.1"], "--weight-decay"),
+    (["--clip", "0"], "--clip"),
+    (["--batch-size", "many"], "--batch-size"),
+    (["--resume", "no/such/checkpoint.npz"], "no/such/checkpoint.npz"),
+])
+def test_cli_rejects_bad_options(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train.main(argv)
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_resume_refuses_conflicting_options_and_foreign_checkpoints(tiny_run, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train.main(["--resume", str(tiny_run / "checkpoint.npz"), "--lr", "0.1"])
+    assert stop.value.code == 2 and "--lr 0.1 (the checkpoint has 0.02)" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.npz"
+    checkpoint.save(foreign, {"w": np.zeros(3)}, {}, {"note": "not from the trainer"})
+    with pytest.raises(SystemExit) as stop:
+        train.main(["--resume", str(foreign)])
+    assert stop.value.code == 2 and "not written by scratchnet.train" in capsys.readouterr().err
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tmp_path, cifar_root, capsys):
+    argv = [*TINY, "--out", str(tmp_path), "--lr", "1e30", "--clip", "1e30"]
+    assert run(argv, cifar_root) == 1
+    err = capsys.readouterr().err
+    assert "the loss became" in err and "step" in err and "checkpoint" in err
+
+
+def test_missing_data_without_download_says_what_to_do(tmp_path, capsys):
+    assert train.main([*TINY, "--data-dir", str(tmp_path / "empty"), "--no-download", "--out", str(tmp_path)]) == 2
+    assert "cifar-10-batches-py" in capsys.readouterr().err
+
+
+def test_evaluate_and_predict_commands(tiny_run, tmp_path, cifar_root, capsys):
+    from PIL import Image
+
+    assert evaluate.main([str(tiny_run / "checkpoint.npz"), "--data-dir", str(cifar_root),
+                          "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "test accuracy" in printed and "airplane" in printed
+    report = json.loads((tmp_path / "evaluation.json").read_text())
+    assert np.sum(report["confusion_matrix"]) == 10000
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (50, 80, 3), dtype=np.uint8)).save(tmp_path / "wide.png")
+    Image.fromarray(rng.integers(0, 255, (64, 40, 3), dtype=np.uint8)).save(tmp_path / "tall.jpg")
+    (tmp_path / "not_an_image.png").write_text("hello")
+    assert predict.main([str(tiny_run / "checkpoint.npz"), str(tmp_path / "wide.png"), str(tmp_path / "tall.jpg")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(line.count("%") == 3 for line in lines)
+    with pytest.raises(SystemExit) as stop:
+        predict.main([str(tiny_run / "checkpoint.npz"), str(tmp_path / "not_an_image.png")])
+    assert stop.value.code == 2 and "not a readable PNG or JPEG" in capsys.readouterr().err
+
+
+def test_load_picture_crops_the_centre_square(tmp_path):
+    from PIL import Image
+
+    picture = np.zeros((40, 120, 3), np.uint8)
+    picture[:, 40:80] = 255  # a white centre square between black sides
+    Image.fromarray(picture).save(tmp_path / "wide.png")
+    array = predict.load_picture(tmp_path / "wide.png")
+    assert array.shape == (3, 32, 32) and array.dtype == np.uint8
+    assert array.min() == 255
