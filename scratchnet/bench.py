@@ -286,11 +286,14 @@ def report(result):
         f"{result['gemm_peak_gflops']:.1f} GFLOP/s",
         "",
         "Training step (forward, backward, clip, SGD update)",
-        f"{'model':<10} {'ms':>8} {'spread':>7} {'img/s':>7} {'MFLOP/img':>9} {'GFLOP/s':>8} {'of peak':>8}",
+        f"{'model':<10} {'ms':>8} {'spread':>7} {'img/s':>7} {'MFLOP/img':>9} {'GFLOP/s':>8} {'of peak':>8} "
+        f"{'ceiling':>8}",
     ]
     for name, s in result["train_step"].items():
+        ceiling = result["gemm_peak_gflops"] * 1e3 / s["mflop_per_img"]  # img/s if every FLOP ran at the peak
         lines.append(f"{name:<10} {s['ms']:8.1f} {s['spread_ms']:7.1f} {s['img_per_s']:7.0f} "
-                     f"{s['mflop_per_img']:9.1f} {s['gflops']:8.1f} {s['share_of_peak']:8.1%}")
+                     f"{s['mflop_per_img']:9.1f} {s['gflops']:8.1f} {s['share_of_peak']:8.1%} {ceiling:8.0f}")
+    lines.append("(ceiling: images/s if every FLOP ran at the GEMM peak; of peak = img/s / ceiling)")
 
     step = result["train_step"].get("cnn_lstm")
     lines += ["", f"Layers of cnn_lstm (ms; share of the cnn_lstm step{'' if step else ': not measured'})",

@@ -40,7 +40,7 @@ def run_config(model, seed, epochs, small):
     if small:
         return Config(model=model, seed=seed, epochs=epochs, small=True, val_size=0,
                       train_size=SMALL["train_size"], test_size=SMALL["test_size"],
-                      warmup_steps=SMALL["warmup_steps"])
+                      batch_size=SMALL["batch_size"], warmup_steps=SMALL["warmup_steps"])
     return Config(model=model, seed=seed, epochs=epochs, val_size=0)
 
 
@@ -117,9 +117,11 @@ def write_results(rows, out, context):
              "| model | paper | ours (mean ± std, seeds) | epochs | wall time per run | images/s |",
              "|---|---|---|---|---|---|"]
     for row in rows.values():
-        lines.append(f"| {row['label']} | {row['paper']:.0%} | {row['mean']:.1%} ± {row['std']:.1%} "
-                     f"({row['seeds']}) | {row['epochs']} | {row['wall_time_s'] / 60:.1f} min | "
-                     f"{row['images_per_s']:.0f} |")
+        spread = f" ± {row['std']:.1%}" if row["seeds"] > 1 else ""
+        seconds = row["wall_time_s"]
+        wall = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+        lines.append(f"| {row['label']} | {row['paper']:.0%} | {row['mean']:.1%}{spread} ({row['seeds']} "
+                     f"seed{'s' if row['seeds'] > 1 else ''}) | {row['epochs']} | {wall} | {row['images_per_s']:.0f} |")
     lines += ["", f"Command: `{context['command']}`", f"Commit: {context['commit']}",
               f"Machine: {context['machine']['cores']} cores, {context['machine']['cpu']}; BLAS: "
               f"{'; '.join(context['machine']['blas'])}", f"Data: {context['data']}", ""]

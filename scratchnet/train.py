@@ -36,7 +36,8 @@ from scratchnet.plots import plot_history
 
 PEAK_LR = {"cnn_lstm": 0.02, "cnn": 0.02, "cnn_nolrn": 0.02, "lstm": 0.05, "gru": 0.05}
 # --small: a subset that trains in about two minutes on two cores
-SMALL = {"train_size": 5000, "test_size": 1000, "val_size": 500, "epochs": 4, "warmup_steps": 20}
+# (smaller batches: more steps in the same time, which a short run needs more than a smooth gradient)
+SMALL = {"train_size": 5000, "test_size": 1000, "val_size": 500, "epochs": 6, "batch_size": 64, "warmup_steps": 20}
 # Purposes of the derived random generators
 SPLIT, INIT, SHUFFLE, AUGMENT = 0, 1, 2, 3
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -297,6 +298,13 @@ def _positive_int(text):
     return value
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show a default only where there is one to show."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None or action.default is False else super()._get_help_string(action)
+
+
 def build_parser():
     lr_defaults = ", ".join(f"{name} {lr}" for name, lr in PEAK_LR.items())
     parser = argparse.ArgumentParser(
@@ -304,15 +312,15 @@ def build_parser():
         description="Train a model of the paper's Table 1 on CIFAR-10 with SGD. The defaults reproduce the "
                     "paper's set-up (the CNN-LSTM, batch 128, 24 x 24 crops) with the reference recipe "
                     "(momentum 0.9, weight decay 5e-4, clipping at norm 5, 200 warm-up steps, cosine decay).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     parser.add_argument("--model", choices=MODEL_NAMES, default="cnn_lstm", help="which row of Table 1 to train")
     parser.add_argument("--small", action="store_true",
                         help=f"a quick run: {SMALL['train_size']} training and {SMALL['test_size']} test images, "
-                             f"{SMALL['val_size']} held out, {SMALL['epochs']} epochs, {SMALL['warmup_steps']} "
-                             "warm-up steps (about two minutes on two cores)")
+                             f"{SMALL['val_size']} held out, {SMALL['epochs']} epochs of batches of "
+                             f"{SMALL['batch_size']}, {SMALL['warmup_steps']} warm-up steps (under two minutes on two cores)")
     parser.add_argument("--epochs", type=_positive_int, help="epochs; the learning rate reaches zero at the last "
-                                                             "(default 30, or 4 with --small)")
-    parser.add_argument("--batch-size", type=_positive_int, default=128, help="images per SGD step")
+                                                             f"(default 30, or {SMALL['epochs']} with --small)")
+    parser.add_argument("--batch-size", type=_positive_int, help="images per SGD step (default 128, or 64 with --small)")
     parser.add_argument("--lr", type=float, help=f"peak learning rate (default per model: {lr_defaults})")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum, in [0, 1)")
     parser.add_argument("--weight-decay", type=float, default=5e-4,
@@ -343,7 +351,8 @@ def config_from_args(args):
     return Config(
         model=args.model,
         epochs=args.epochs if args.epochs is not None else small.get("epochs", Config.epochs),
-        batch_size=args.batch_size, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
+        batch_size=args.batch_size if args.batch_size is not None else small.get("batch_size", Config.batch_size),
+        lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
         clip=args.clip, seed=args.seed, small=args.small,
         warmup_steps=small.get("warmup_steps", Config.warmup_steps),
         val_size=args.val_size if args.val_size is not None else small.get("val_size", Config.val_size),

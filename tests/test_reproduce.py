@@ -21,7 +21,8 @@ def test_small_reproduce_writes_the_table_and_resumes(tmp_path, cifar_root, caps
         assert 0.0 < row["mean"] <= 1.0
     assert "JPEG" in table["data"]
     markdown = (tmp_path / "results" / "table1.md").read_text()
-    assert "| LSTM | 47% |" in markdown and "| GRU | 46% |" in markdown and "Commit:" in markdown
+    assert "| LSTM | 47% |" in markdown and "| GRU | 46% |" in markdown and "(1 seed)" in markdown
+    assert "Commit:" in markdown and "Machine:" in markdown
     for picture in ("table1.png", "curves.png"):
         assert (tmp_path / "results" / picture).read_bytes()[:4] == b"\x89PNG"
 
@@ -40,7 +41,7 @@ def test_reproduce_resumes_an_unfinished_run(tmp_path, cifar_root, capsys):
     folder = tmp_path / "runs" / "lstm-seed0"
     trainer = Trainer(config, folder, data_dir=cifar_root, download=False, progress=False, test_every_epoch=True)
     try:
-        trainer.train(stop_after_steps=50)  # epoch 2 of 2 (40 steps an epoch), mid-way
+        trainer.train(stop_after_steps=100)  # in epoch 2 of 2 (79 steps an epoch of 64 images)
     except Interrupted:
         pass
     argv = ["--small", "--models", "lstm", "--seeds", "0", "--epochs", "2", "--out", str(tmp_path / "results"),
