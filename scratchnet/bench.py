@@ -248,22 +248,22 @@ def commit():
         return None
 
 
-def run(models=MODEL_NAMES, threads=None, quick=False, repeats=None, batch_size=None):
+def run(models=MODEL_NAMES, threads=None, quick=False, repeats=None):
     """Every measurement, as the dict that ``--json`` prints."""
     settings = dict(QUICK if quick else FULL)
     settings["repeats"] = repeats or settings["repeats"]
-    settings["batch_size"] = batch_size or settings["batch_size"]
     set_threads(threads or numba.config.NUMBA_NUM_THREADS)
     load = os.getloadavg()[0]
     timing = (settings["repeats"], settings["warmup"])
     peak = gemm_peak_gflops(settings["gemm_size"], *timing)
-    return {
+    return {  # evaluated in order: the threading layer is known once a parallel kernel has run
         "threads": numba.get_num_threads(),
         "blas": blas_info(),
         "gemm_peak_gflops": peak,
         "train_step": bench_train_steps(models, settings["batch_size"], *timing, peak),
         "layers": bench_layers(settings["batch_size"], *timing),
         "kernels": bench_kernels(settings["batch_size"], *timing),
+        "numba_threading_layer": numba.threading_layer(),
         "batch_size": settings["batch_size"], "repeats": settings["repeats"], "quick": quick,
         "gemm_size": settings["gemm_size"],
         "load_avg_1min": load,  # other processes on the machine slow the figures down
@@ -280,8 +280,9 @@ def report(result):
     lines = [
         f"scratchnet benchmark, float32, batch {n}: medians of {result['repeats']} repeats after warm-up, "
         f"spread = interquartile range",
-        f"threads {result['threads']} (BLAS and Numba); BLAS {blas['library']} {blas['version']}, "
-        f"kernel {blas['kernel']}; load average {result['load_avg_1min']:.2f}; commit {result['commit']}",
+        f"threads {result['threads']} (BLAS and Numba, threading layer {result['numba_threading_layer']}); "
+        f"BLAS {blas['library']} {blas['version']}, kernel {blas['kernel']}",
+        f"load average {result['load_avg_1min']:.2f}; commit {result['commit']}; {result['date']}",
         f"float32 GEMM peak ({result['gemm_size']} x {result['gemm_size']} np.matmul): "
         f"{result['gemm_peak_gflops']:.1f} GFLOP/s",
         "",
@@ -321,7 +322,9 @@ def build_parser():
         prog="python -m scratchnet.bench",
         description="Time scratchnet's training step, layers and kernels (float32) against the machine's "
                     "matrix-multiply peak. For comparable figures, run on a quiet machine.")
-    parser.add_argument("--threads", type=int, help="threads for BLAS and Numba (default: all cores)")
+    parser.add_argument("--threads", type=int,
+                        help="threads for BLAS and Numba (default: all cores); while other programs keep a core "
+                             "busy, more than one thread can be several times slower, not faster")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                         help="models whose training step to time (default: all)")
     parser.add_argument("--repeats", type=int, help=f"timed calls per measurement (default {FULL['repeats']})")

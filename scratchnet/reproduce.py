@@ -165,17 +165,17 @@ def main(argv=None):
                         help=f"a quick version: {SMALL['train_size']} training and {SMALL['test_size']} test images")
     parser.add_argument("--out", default="results", help="folder for table1.md/.json/.png and curves.png")
     parser.add_argument("--runs", help="folder for each run's checkpoint and metrics (default: runs/table1[-small])")
-    parser.add_argument("--threads", type=int, help="threads for BLAS and Numba (default: all cores)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for BLAS and Numba (default 1: see python -m scratchnet.train --help)")
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA, else ./datasets)")
     args = parser.parse_args(argv)
     epochs = args.epochs if args.epochs is not None else (1 if args.small else DEFAULT_EPOCHS)
     if epochs < 1:
         parser.error(f"--epochs must be at least 1, got {epochs}")
-    if args.threads is not None:
-        try:
-            set_threads(args.threads)
-        except ValueError as error:
-            parser.error(str(error))
+    try:
+        set_threads(args.threads)
+    except ValueError as error:
+        parser.error(str(error))
     runs = Path(args.runs or ("runs/table1-small" if args.small else "runs/table1"))
     root = ensure_cifar10(data_root(args.data_dir))
     plan = [(model, seed) for model in args.models for seed in (args.seeds or DEFAULT_SEEDS[model])]

@@ -119,8 +119,8 @@ def set_threads(threads):
     import numba
     from threadpoolctl import threadpool_limits
 
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"--threads {threads}: this machine allows at most {numba.config.NUMBA_NUM_THREADS}")
+    if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"--threads {threads}: must be between 1 and {numba.config.NUMBA_NUM_THREADS} on this machine")
     numba.set_num_threads(threads)
     threadpool_limits(limits=threads)
 
@@ -333,7 +333,10 @@ def build_parser():
     parser.add_argument("--test-size", type=_positive_int,
                         help="test on only the first N test images (default: all 10,000; 1000 with --small)")
     parser.add_argument("--seed", type=int, default=0, help="seeds every random choice: same seed, same run")
-    parser.add_argument("--threads", type=_positive_int, help="threads for BLAS and Numba (default: all cores)")
+    parser.add_argument("--threads", type=_positive_int, default=1,
+                        help="threads for BLAS and Numba. One by default: on the 2-core machines we test on, a "
+                             "second thread made training steps slower, not faster (see the README); "
+                             "`python -m scratchnet.bench --threads N` measures your machine")
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA, "
                                            "else ./datasets); CIFAR-10 is downloaded there when missing")
     parser.add_argument("--out", help="output folder for checkpoint.npz, metrics.csv, summary.json, curves.png "
@@ -385,8 +388,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         config = _resumed_config(parser, args) if args.resume else config_from_args(args)
-        if args.threads:
-            set_threads(args.threads)
+        set_threads(args.threads)
     except (OSError, ValueError) as error:
         parser.error(str(error))
     if args.out:

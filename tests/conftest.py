@@ -6,6 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
+
+# One BLAS thread, as the trainer's default: on our 2-core CI machines a second OpenBLAS
+# thread makes small matrix products up to 50x slower (see the README's performance notes).
+threadpool_limits(1)
 
 # The first example of a property pays for Numba's compilation, so no deadline.
 # CI draws the same examples every run (derandomize) so a red build can be replayed.

@@ -37,6 +37,7 @@ def test_json_line_has_the_shape_of_issue_5(quick_run):
     line, _ = quick_run
     result = json.loads(line)
     assert result["threads"] == 1 and result["quick"] is True
+    assert result["numba_threading_layer"] in ("omp", "tbb", "workqueue")
     assert set(result["blas"]) >= {"library", "version", "kernel"}
     assert result["gemm_peak_gflops"] > 0
     assert list(result["train_step"]) == ["cnn_lstm"]  # the --models filter
