@@ -15,27 +15,32 @@ on anything with ``forward``, ``backward``, ``params`` and ``grads``.
 import numpy as np
 
 
-def numerical_gradient(f, x, h=1e-6):
+def numerical_gradient(f, x, h=1e-6, indices=None):
     """Central-difference gradient of the scalar ``f()`` with respect to the array ``x``.
 
     ``f`` takes no arguments and reads ``x``, which is perturbed in place one element at a
-    time and restored afterwards. Returns an array shaped like ``x``.
+    time and restored afterwards. Returns an array shaped like ``x``; or, given flat
+    ``indices``, only the derivatives at those elements (for arrays too large to check whole).
     """
     if x.dtype != np.float64:
         raise ValueError(
             f"numerical_gradient: got dtype {x.dtype}, wanted float64; finite differences "
             "in float32 are swamped by rounding error. Build the layer with dtype=np.float64."
         )
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        original = x[index]
-        x[index] = original + h
+    flat = x.reshape(-1)  # a view: writing to it perturbs x
+    if not np.shares_memory(flat, x):
+        raise ValueError("numerical_gradient: x must be a contiguous array, so that it can be perturbed in place")
+    chosen = range(flat.size) if indices is None else indices
+    grad = np.zeros(len(chosen))
+    for k, index in enumerate(chosen):
+        original = flat[index]
+        flat[index] = original + h
         f_plus = f()
-        x[index] = original - h
+        flat[index] = original - h
         f_minus = f()
-        x[index] = original
-        grad[index] = (f_plus - f_minus) / (2 * h)
-    return grad
+        flat[index] = original
+        grad[k] = (f_plus - f_minus) / (2 * h)
+    return grad.reshape(x.shape) if indices is None else grad
 
 
 def relative_error(analytic, numeric):

@@ -1,25 +1,13 @@
 """im2col/col2im: the Numba kernels equal the NumPy references, and col2im is im2col's adjoint."""
 
-from contextlib import contextmanager
-
 import numba
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scratchnet.kernels import im2col as im2col_module
+from support import numba_threads
 from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
-
-
-@contextmanager
-def numba_threads(threads):
-    """Run the block with Numba on ``threads`` threads, then restore the count."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
 
 
 @st.composite

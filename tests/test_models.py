@@ -5,24 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from scratchnet.gradcheck import relative_error
+from scratchnet.gradcheck import numerical_gradient, relative_error
 from scratchnet.models import MODEL_NAMES, build_model
 from scratchnet.optim import SGD
-
-
-def sampled_numerical_gradient(f, array, indices, h=1e-6):
-    """Central differences of f() at the given flat indices of ``array`` only."""
-    flat = array.reshape(-1)
-    numeric = np.empty(len(indices))
-    for k, index in enumerate(indices):
-        original = flat[index]
-        flat[index] = original + h
-        f_plus = f()
-        flat[index] = original - h
-        f_minus = f()
-        flat[index] = original
-        numeric[k] = (f_plus - f_minus) / (2 * h)
-    return numeric
 
 
 def checked_indices(gradient, rng, count=12):
@@ -50,7 +35,7 @@ def test_whole_model_gradient_matches_finite_differences(name):
     assert set(analytic) == set(arrays)
     for key, array in arrays.items():
         indices = checked_indices(analytic[key], rng)
-        numeric = sampled_numerical_gradient(loss, array, indices)
+        numeric = numerical_gradient(loss, array, indices=indices)
         error = relative_error(analytic[key].reshape(-1)[indices], numeric)
         assert error < 1e-6, f"{name}: gradient of {key} is off, relative error {error:.2e}"
 

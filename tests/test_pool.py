@@ -1,7 +1,5 @@
 """MaxPool2D and AvgPool2D: known windows, the tie rule, padding, kernels, gradients, bad input."""
 
-from contextlib import contextmanager
-
 import numba
 import numpy as np
 import pytest
@@ -10,19 +8,9 @@ from hypothesis import strategies as st
 
 from scratchnet.gradcheck import layer_gradient_errors
 from scratchnet.kernels import im2col as im2col_module
+from support import numba_threads
 from scratchnet.kernels import pool as kernels
 from scratchnet.layers.pool import AvgPool2D, MaxPool2D
-
-
-@contextmanager
-def numba_threads(threads):
-    """Run the block with Numba on ``threads`` threads, then restore the count."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
 
 
 @st.composite
