@@ -30,6 +30,9 @@ issue 5 measures the step against.
 ``--json`` prints everything as one JSON line (``ms`` are medians), ``--append FILE`` adds
 that line to a ``.jsonl`` history so that commits can be compared. OpenBLAS reads the
 ``OPENBLAS_CORETYPE`` variable, which picks its kernel; the kernel that ran is reported.
+``--threads`` (default 1, as ``scratchnet.train``) sets the threads of BLAS and Numba. Their
+idle threads wait by spinning, so on a machine that other programs share, a second thread
+that has to share a core can make a step several times slower: note the load with the figures.
 """
 
 import argparse
@@ -248,11 +251,11 @@ def commit():
         return None
 
 
-def run(models=MODEL_NAMES, threads=None, quick=False, repeats=None):
+def run(models=MODEL_NAMES, threads=1, quick=False, repeats=None):
     """Every measurement, as the dict that ``--json`` prints."""
     settings = dict(QUICK if quick else FULL)
     settings["repeats"] = repeats or settings["repeats"]
-    set_threads(threads or numba.config.NUMBA_NUM_THREADS)
+    set_threads(threads)
     load = os.getloadavg()[0]
     timing = (settings["repeats"], settings["warmup"])
     peak = gemm_peak_gflops(settings["gemm_size"], *timing)
@@ -322,9 +325,9 @@ def build_parser():
         prog="python -m scratchnet.bench",
         description="Time scratchnet's training step, layers and kernels (float32) against the machine's "
                     "matrix-multiply peak. For comparable figures, run on a quiet machine.")
-    parser.add_argument("--threads", type=int,
-                        help="threads for BLAS and Numba (default: all cores); while other programs keep a core "
-                             "busy, more than one thread can be several times slower, not faster")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for BLAS and Numba (default 1, as scratchnet.train); while other programs keep "
+                             "a core busy, more than one thread can be several times slower, not faster")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                         help="models whose training step to time (default: all)")
     parser.add_argument("--repeats", type=int, help=f"timed calls per measurement (default {FULL['repeats']})")
@@ -339,9 +342,8 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    for option in ("threads", "repeats"):
-        if getattr(args, option) is not None and getattr(args, option) < 1:
-            parser.error(f"--{option} must be at least 1, got {getattr(args, option)}")
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     try:
         result = run(args.models, threads=args.threads, quick=args.quick, repeats=args.repeats)
     except ValueError as error:  # e.g. more threads than the machine has

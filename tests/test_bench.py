@@ -82,7 +82,7 @@ def test_bad_options_are_refused(capsys):
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--threads", "0"])
     assert exit_info.value.code == 2
-    assert "--threads must be at least 1" in capsys.readouterr().err
+    assert "--threads 0: must be between 1 and" in capsys.readouterr().err
 
 
 def test_conv_flops_by_hand():
