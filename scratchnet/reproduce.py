@@ -165,6 +165,8 @@ def main(argv=None):
                         help=f"a quick version: {SMALL['train_size']} training and {SMALL['test_size']} test images")
     parser.add_argument("--out", default="results", help="folder for table1.md/.json/.png and curves.png")
     parser.add_argument("--runs", help="folder for each run's checkpoint and metrics (default: runs/table1[-small])")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: write the table from the runs finished so far")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for BLAS and Numba (default 1: see python -m scratchnet.train --help)")
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA, else ./datasets)")
@@ -184,6 +186,13 @@ def main(argv=None):
     for k, (model, seed) in enumerate(plan):
         config = run_config(model, seed, epochs, args.small)
         label = f"[run {k + 1}/{len(plan)}] {model} seed {seed}"
+        if args.report_only:
+            summary_path = runs / f"{model}-seed{seed}" / "summary.json"
+            if summary_path.is_file():
+                summaries.setdefault(model, []).append(json.loads(summary_path.read_text()))
+            else:
+                print(f"{label}: not finished, left out of the table", flush=True)
+            continue
         try:
             summary = run_one(config, runs / f"{model}-seed{seed}", root, label, runs_left=len(plan) - k - 1)
         except ValueError as error:  # e.g. a folder holding a run with other options
@@ -198,6 +207,9 @@ def main(argv=None):
                  if data_is_jpeg_copy(root) else "the official CIFAR-10 python release"),
         "train_size": SMALL["train_size"] if args.small else 50000,
     }
+    if not summaries:
+        print(f"error: no finished run in {runs}", file=sys.stderr)
+        return 2
     rows = summarise(summaries)
     write_results(rows, Path(args.out), context)
     print((Path(args.out) / "table1.md").read_text())

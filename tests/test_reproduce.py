@@ -33,6 +33,13 @@ def test_small_reproduce_writes_the_table_and_resumes(tmp_path, cifar_root, caps
     assert json.loads((tmp_path / "results" / "table1.json").read_text())["rows"]["lstm"]["mean"] == \
         table["rows"]["lstm"]["mean"]
 
+    # --report-only trains nothing: a row without a finished run is left out and said so.
+    report_argv = [*argv[:argv.index("--seeds")], "--seeds", "0", "1", *argv[argv.index("--epochs"):], "--report-only"]
+    assert reproduce.main(report_argv) == 0
+    third = capsys.readouterr().out
+    assert third.count("not finished, left out of the table") == 2 and "epoch 1/1" not in third
+    assert json.loads((tmp_path / "results" / "table1.json").read_text())["rows"]["lstm"]["seeds"] == 1
+
 
 def test_reproduce_resumes_an_unfinished_run(tmp_path, cifar_root, capsys):
     from scratchnet.train import Interrupted, Trainer
