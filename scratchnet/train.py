@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -285,10 +286,20 @@ class Trainer:
             "train_size": len(self.y_train), "val_size": len(self.y_val), "test_size": len(self.y_test),
             "options": dataclasses.asdict(self.config),
         }
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        if self.test_every_epoch:
+            summary["test_accuracy_per_epoch"] = [row["test_accuracy"] for row in self.history]
+        write_json(self.out / "summary.json", summary)
         plot_history(self.history, self.out / "curves.png",
                      title=f"{self.config.model}: test accuracy {test['accuracy']:.3f}")
         return summary
+
+
+def write_json(path, data):
+    """Write JSON through a temporary file and a rename: a reader never sees half a file."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, indent=2))
+    os.replace(temporary, path)
 
 
 def _positive_int(text):
