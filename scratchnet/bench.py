@@ -30,9 +30,11 @@ issue 5 measures the step against.
 ``--json`` prints everything as one JSON line (``ms`` are medians), ``--append FILE`` adds
 that line to a ``.jsonl`` history so that commits can be compared. OpenBLAS reads the
 ``OPENBLAS_CORETYPE`` variable, which picks its kernel; the kernel that ran is reported.
-``--threads`` (default 1, as ``scratchnet.train``) sets the threads of BLAS and Numba. Their
-idle threads wait by spinning, so on a machine that other programs share, a second thread
-that has to share a core can make a step several times slower: note the load with the figures.
+``--threads N`` (default: every core, as ``scratchnet.train``) times the training steps
+twice in the same run, on one thread and with each batch split across N threads
+(``scratchnet.parallel``), and reports the speed-up; with N threads the ceiling is N times
+the one-thread peak. Layers and kernels are timed on one thread (a kernel never spreads
+over threads). On a machine that other programs share, the figures drop: note the load.
 """
 
 import argparse
@@ -44,9 +46,8 @@ import sys
 import time
 from pathlib import Path
 
-import numba
 import numpy as np
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from scratchnet.gradcheck import relative_error
 from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
@@ -61,7 +62,8 @@ from scratchnet.layers.lrn import LocalResponseNorm
 from scratchnet.layers.recurrent import _Recurrent
 from scratchnet.models import IMAGE_SHAPE, MODEL_NAMES, NUM_CLASSES, build_model
 from scratchnet.optim import SGD, clip_grad_norm
-from scratchnet.train import set_threads
+from scratchnet.parallel import DataParallel, check_threads
+from scratchnet.train import DEFAULT_THREADS
 
 CLIP = 5.0  # scratchnet.train's default --clip
 FULL = {"batch_size": 128, "repeats": 10, "warmup": 2, "gemm_size": 2048}
@@ -113,7 +115,7 @@ def timed(fn, repeats, warmup):
 
 
 def gemm_peak_gflops(n, repeats, warmup):
-    """GFLOP/s of a float32 n x n matrix product, the machine's practical ceiling: 2 n^3 FLOPs."""
+    """GFLOP/s of a float32 n x n matrix product on one core, its practical ceiling: 2 n^3 FLOPs."""
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
     c = np.empty((n, n), dtype=np.float32)
@@ -142,18 +144,22 @@ def step_flops(model, x):
     return total
 
 
-def bench_train_steps(models, batch_size, repeats, warmup, peak):
-    """Time one training step of each model: forward, backward, clip, SGD update."""
+def bench_train_steps(models, batch_size, repeats, warmup, peak, threads=1):
+    """Time one training step of each model, as the trainer takes it on ``threads`` threads.
+
+    A step: forward and backward (split across the threads), clip, SGD update.
+    ``share_of_peak`` is against ``threads`` times the one-core GEMM ``peak``.
+    """
     rng = np.random.default_rng(0)
     results = {}
     for name in models:
         model = build_model(name, rng=rng)
+        parallel = DataParallel(model, threads)
         optimizer = SGD(model.params, lr=0.01)  # a small rate: weights barely move over the repeats
         x, y = batch(batch_size, rng)
 
         def step():
-            _, _, dlogits = model.loss(x, y)
-            model.backward(dlogits)
+            parallel.loss_and_backward(x, y)
             clip_grad_norm(model.grads, CLIP)
             optimizer.step(model.grads)
 
@@ -162,7 +168,7 @@ def bench_train_steps(models, batch_size, repeats, warmup, peak):
         gflops = flops / (ms * 1e6)
         results[name] = {"img_per_s": batch_size / ms * 1e3, "ms": ms, "spread_ms": spread,
                          "mflop_per_img": flops / batch_size / 1e6, "gflops": gflops,
-                         "share_of_peak": gflops / peak}
+                         "share_of_peak": gflops / (peak * threads)}
     return results
 
 
@@ -255,18 +261,22 @@ def run(models=MODEL_NAMES, threads=1, quick=False, repeats=None):
     """Every measurement, as the dict that ``--json`` prints."""
     settings = dict(QUICK if quick else FULL)
     settings["repeats"] = repeats or settings["repeats"]
-    set_threads(threads)
+    threads = check_threads(threads)
+    threadpool_limits(1)  # BLAS on one thread: the threads split batches instead (scratchnet.parallel)
     load = os.getloadavg()[0]
     timing = (settings["repeats"], settings["warmup"])
     peak = gemm_peak_gflops(settings["gemm_size"], *timing)
-    return {  # evaluated in order: the threading layer is known once a parallel kernel has run
-        "threads": numba.get_num_threads(),
+    one_thread = bench_train_steps(models, settings["batch_size"], *timing, peak)
+    steps = bench_train_steps(models, settings["batch_size"], *timing, peak, threads) if threads > 1 else one_thread
+    return {
+        "threads": threads,
         "blas": blas_info(),
         "gemm_peak_gflops": peak,
-        "train_step": bench_train_steps(models, settings["batch_size"], *timing, peak),
+        "train_step": steps,
+        "train_step_1_thread": one_thread,
+        "speedup_vs_1_thread": {name: steps[name]["img_per_s"] / one_thread[name]["img_per_s"] for name in steps},
         "layers": bench_layers(settings["batch_size"], *timing),
         "kernels": bench_kernels(settings["batch_size"], *timing),
-        "numba_threading_layer": numba.threading_layer(),
         "batch_size": settings["batch_size"], "repeats": settings["repeats"], "quick": quick,
         "gemm_size": settings["gemm_size"],
         "load_avg_1min": load,  # other processes on the machine slow the figures down
@@ -283,24 +293,32 @@ def report(result):
     lines = [
         f"scratchnet benchmark, float32, batch {n}: medians of {result['repeats']} repeats after warm-up, "
         f"spread = interquartile range",
-        f"threads {result['threads']} (BLAS and Numba, threading layer {result['numba_threading_layer']}); "
+        f"threads {result['threads']} (each batch split across them; BLAS on one thread per call); "
         f"BLAS {blas['library']} {blas['version']}, kernel {blas['kernel']}",
         f"load average {result['load_avg_1min']:.2f}; commit {result['commit']}; {result['date']}",
-        f"float32 GEMM peak ({result['gemm_size']} x {result['gemm_size']} np.matmul): "
+        f"float32 GEMM peak on one core ({result['gemm_size']} x {result['gemm_size']} np.matmul): "
         f"{result['gemm_peak_gflops']:.1f} GFLOP/s",
         "",
         "Training step (forward, backward, clip, SGD update)",
-        f"{'model':<10} {'ms':>8} {'spread':>7} {'img/s':>7} {'MFLOP/img':>9} {'GFLOP/s':>8} {'of peak':>8} "
-        f"{'ceiling':>8}",
+        f"{'model':<10} {'threads':>7} {'ms':>8} {'spread':>7} {'img/s':>7} {'MFLOP/img':>9} {'GFLOP/s':>8} "
+        f"{'of peak':>8} {'ceiling':>8} {'speed-up':>8}",
     ]
-    for name, s in result["train_step"].items():
-        ceiling = result["gemm_peak_gflops"] * 1e3 / s["mflop_per_img"]  # img/s if every FLOP ran at the peak
-        lines.append(f"{name:<10} {s['ms']:8.1f} {s['spread_ms']:7.1f} {s['img_per_s']:7.0f} "
-                     f"{s['mflop_per_img']:9.1f} {s['gflops']:8.1f} {s['share_of_peak']:8.1%} {ceiling:8.0f}")
-    lines.append("(ceiling: images/s if every FLOP ran at the GEMM peak; of peak = img/s / ceiling)")
+    timings = [(1, result["train_step_1_thread"])]
+    if result["threads"] > 1:
+        timings.append((result["threads"], result["train_step"]))
+    for name in result["train_step"]:
+        for threads, steps in timings:
+            s = steps[name]
+            ceiling = threads * result["gemm_peak_gflops"] * 1e3 / s["mflop_per_img"]  # every FLOP at the peak
+            speedup = s["img_per_s"] / result["train_step_1_thread"][name]["img_per_s"]
+            lines.append(f"{name:<10} {threads:>7} {s['ms']:8.1f} {s['spread_ms']:7.1f} {s['img_per_s']:7.0f} "
+                         f"{s['mflop_per_img']:9.1f} {s['gflops']:8.1f} {s['share_of_peak']:8.1%} {ceiling:8.0f} "
+                         f"{speedup:7.2f}x")
+    lines.append("(ceiling: images/s if every FLOP ran at the GEMM peak on every thread; of peak = img/s / ceiling)")
 
-    step = result["train_step"].get("cnn_lstm")
-    lines += ["", f"Layers of cnn_lstm (ms; share of the cnn_lstm step{'' if step else ': not measured'})",
+    step = result["train_step_1_thread"].get("cnn_lstm")
+    lines += ["", f"Layers of cnn_lstm, one thread (ms; share of the one-thread cnn_lstm step"
+                  f"{'' if step else ': not measured'})",
               f"{'layer':<7} {'input':<18} {'forward':>8} {'backward':>8} {'GFLOP/s':>8} {'of step':>8}"]
     cheap = 0.0
     for name, s in result["layers"].items():
@@ -325,8 +343,9 @@ def build_parser():
         prog="python -m scratchnet.bench",
         description="Time scratchnet's training step, layers and kernels (float32) against the machine's "
                     "matrix-multiply peak. For comparable figures, run on a quiet machine.")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads for BLAS and Numba (default 1, as scratchnet.train); while other programs keep "
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help="also time the training steps with each batch split across this many threads (default: "
+                             "every core, as scratchnet.train); while other programs keep "
                              "a core busy, more than one thread can be several times slower, not faster")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                         help="models whose training step to time (default: all)")

@@ -25,13 +25,19 @@ def preprocess_eval(images, dtype=np.float32):
     return standardize(center_crop(images, CROP)).astype(dtype, copy=False)
 
 
-def evaluate_model(model, images, labels, batch_size=500):
-    """Mean loss, accuracy and predicted classes of ``model`` on uint8 ``images``."""
+def evaluate_model(model, images, labels, batch_size=500, forward=None):
+    """Mean loss, accuracy and predicted classes of ``model`` on uint8 ``images``.
+
+    ``forward`` maps images to logits: ``model.forward`` unless given (the trainer passes
+    its ``DataParallel.forward``, which splits each batch across threads).
+    """
+    forward = forward or model.forward
     total_loss, predictions = 0.0, []
     for start in range(0, len(images), batch_size):
         x = preprocess_eval(images[start:start + batch_size], model.dtype)
         y = labels[start:start + batch_size]
-        loss, logits, _ = model.loss(x, y)
+        logits = forward(x)
+        loss, _ = softmax_cross_entropy(logits, y)
         total_loss += loss * len(y)
         predictions.append(np.argmax(logits, axis=1))
     predictions = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)

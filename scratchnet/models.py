@@ -28,6 +28,8 @@ Choices the paper leaves unstated, and why we made them:
   first loss close to ln 10 (He's rule there gives the CNN a first loss near 6.5).
 """
 
+import copy
+
 import numpy as np
 
 from scratchnet.layers import GRU, LSTM, Conv2D, Flatten, Linear, LocalResponseNorm, MaxPool2D, ReLU, Reshape
@@ -72,18 +74,38 @@ class Model:
             out = layer.forward(out)
         return out
 
-    def backward(self, dlogits):
-        """Backpropagate (N, 10) dlogits through every layer; fills ``grads``."""
+    def backward(self, dlogits, input_grad=True):
+        """Backpropagate (N, 10) dlogits through every layer; fills ``grads``.
+
+        Returns the gradient with respect to the images, or None with ``input_grad=False``:
+        training needs none, and a first convolution then skips a third of its backward.
+        """
         dout = dlogits
-        for _, layer in reversed(self.layers):
+        for _, layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
-        return dout
+        first = self.layers[0][1]
+        if input_grad or not isinstance(first, Conv2D):  # the only first layer whose dx costs real work
+            return first.backward(dout)
+        first.backward(dout, input_grad=False)
+        return None
 
     def loss(self, images, labels):
         """Forward and the mean softmax cross-entropy: ``(loss, logits, dlogits)``."""
         logits = self.forward(images)
         loss, dlogits = softmax_cross_entropy(logits, labels)
         return loss, logits, dlogits
+
+    def replica(self):
+        """A model that shares this one's parameter arrays but has its own grads and caches.
+
+        Each thread of ``scratchnet.parallel.DataParallel`` runs its shard of a batch on one.
+        """
+        layers = []
+        for name, layer in self.layers:
+            twin = copy.copy(layer)  # the same params dict: an optimiser step moves both
+            twin.grads = {key: np.zeros_like(grad) for key, grad in layer.grads.items()}
+            layers.append((name, twin))
+        return Model(self.name, layers, self.dtype)
 
     def predict(self, images, batch_size=500):
         """Class probabilities (N, 10) for standardised (N, 3, 24, 24) images."""

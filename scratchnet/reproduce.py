@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from scratchnet.datasets import data_root, ensure_cifar10
-from scratchnet.train import CHECKPOINT_NAME, SMALL, Config, Trainer, set_threads
+from scratchnet.parallel import check_threads
+from scratchnet.train import CHECKPOINT_NAME, DEFAULT_THREADS, SMALL, Config, Trainer
 
 # Table 1 of the paper (CIFAR-10 test accuracy)
 PAPER = {"cnn": 0.72, "cnn_nolrn": 0.69, "gru": 0.46, "lstm": 0.47, "cnn_lstm": 0.78}
@@ -44,13 +45,14 @@ def run_config(model, seed, epochs, small):
     return Config(model=model, seed=seed, epochs=epochs, val_size=0)
 
 
-def run_one(config, folder, data_dir, label, runs_left):
+def run_one(config, folder, data_dir, label, runs_left, threads):
     """Train (or resume, or skip) one run; returns its summary."""
     summary_path = folder / "summary.json"
     if summary_path.is_file():
         print(f"{label}: finished earlier, skipped", flush=True)
         return json.loads(summary_path.read_text())
-    trainer = Trainer(config, folder, data_dir=data_dir, download=False, progress=False, test_every_epoch=True)
+    trainer = Trainer(config, folder, data_dir=data_dir, download=False, progress=False, test_every_epoch=True,
+                      threads=threads)
     if (folder / CHECKPOINT_NAME).is_file():
         trainer.resume(folder / CHECKPOINT_NAME)
         print(f"{label}: resuming at epoch {trainer.epoch + 1}", flush=True)
@@ -99,6 +101,7 @@ def summarise(summaries):
             "accuracies": accuracies.tolist(), "epochs": runs[0]["epochs"],
             "wall_time_s": float(np.mean([run["wall_time_s"] for run in runs])),
             "images_per_s": float(np.mean([run["train_images_per_s"] for run in runs])),
+            "threads": max(run.get("threads", 1) for run in runs),  # summaries before threads existed: 1
             "curves": [run["test_accuracy_per_epoch"] for run in runs],
         }
     return rows
@@ -111,14 +114,15 @@ def write_results(rows, out, context):
     out.mkdir(parents=True, exist_ok=True)
     (out / "table1.json").write_text(json.dumps({"rows": rows, **context}, indent=2))
     lines = ["# Table 1, re-run with scratchnet", "",
-             "| model | paper | ours (mean ± std, seeds) | epochs | wall time per run | images/s |",
+             "| model | paper | ours (mean ± std, seeds) | epochs | wall time per run | images/s (threads) |",
              "|---|---|---|---|---|---|"]
     for row in rows.values():
         spread = f" ± {row['std']:.1%}" if row["seeds"] > 1 else ""
         seconds = row["wall_time_s"]
         wall = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
         lines.append(f"| {row['label']} | {row['paper']:.0%} | {row['mean']:.1%}{spread} ({row['seeds']} "
-                     f"seed{'s' if row['seeds'] > 1 else ''}) | {row['epochs']} | {wall} | {row['images_per_s']:.0f} |")
+                     f"seed{'s' if row['seeds'] > 1 else ''}) | {row['epochs']} | {wall} | "
+                     f"{row['images_per_s']:.0f} ({row['threads']}) |")
     lines += ["", f"Command: `{context['command']}`", f"Commit: {context['commit']}",
               f"Machine: {context['machine']['cores']} cores, {context['machine']['cpu']}; BLAS: "
               f"{'; '.join(context['machine']['blas'])}", f"Data: {context['data']}", ""]
@@ -164,15 +168,15 @@ def main(argv=None):
     parser.add_argument("--runs", help="folder for each run's checkpoint and metrics (default: runs/table1[-small])")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: write the table from the runs finished so far")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads for BLAS and Numba (default 1: see python -m scratchnet.train --help)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help="threads to split each batch across (default: every core; see python -m scratchnet.train --help)")
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA, else ./datasets)")
     args = parser.parse_args(argv)
     epochs = args.epochs if args.epochs is not None else (1 if args.small else DEFAULT_EPOCHS)
     if epochs < 1:
         parser.error(f"--epochs must be at least 1, got {epochs}")
     try:
-        set_threads(args.threads)
+        check_threads(args.threads)
     except ValueError as error:
         parser.error(str(error))
     runs = Path(args.runs or ("runs/table1-small" if args.small else "runs/table1"))
@@ -191,7 +195,8 @@ def main(argv=None):
                 print(f"{label}: not finished, left out of the table", flush=True)
             continue
         try:
-            summary = run_one(config, runs / f"{model}-seed{seed}", root, label, runs_left=len(plan) - k - 1)
+            summary = run_one(config, runs / f"{model}-seed{seed}", root, label, runs_left=len(plan) - k - 1,
+                              threads=args.threads)
         except ValueError as error:  # e.g. a folder holding a run with other options
             print(f"error: {label}: {error}", file=sys.stderr)
             return 2

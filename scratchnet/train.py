@@ -33,6 +33,7 @@ from scratchnet.evaluate import CROP, evaluate_model
 from scratchnet.layers.base import NonFiniteError
 from scratchnet.models import MODEL_NAMES, build_model
 from scratchnet.optim import SGD, WarmupCosine, clip_grad_norm
+from scratchnet.parallel import DataParallel, check_threads
 from scratchnet.plots import plot_history
 
 PEAK_LR = {"cnn_lstm": 0.02, "cnn": 0.02, "cnn_nolrn": 0.02, "lstm": 0.05, "gru": 0.05}
@@ -42,6 +43,7 @@ SMALL = {"train_size": 5000, "test_size": 1000, "val_size": 500, "epochs": 6, "b
 # Purposes of the derived random generators
 SPLIT, INIT, SHUFFLE, AUGMENT = 0, 1, 2, 3
 CHECKPOINT_NAME = "checkpoint.npz"
+DEFAULT_THREADS = os.cpu_count() or 1
 METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_accuracy",
                  "lr", "seconds", "images_per_s"]
 
@@ -115,27 +117,19 @@ def _load_data(config, data_dir, download):
     return x_train, y_train, x_val, y_val, x_test, y_test
 
 
-def set_threads(threads):
-    """Use ``threads`` threads for BLAS and for Numba's parallel kernels."""
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"--threads {threads}: must be between 1 and {numba.config.NUMBA_NUM_THREADS} on this machine")
-    numba.set_num_threads(threads)
-    threadpool_limits(limits=threads)
-
-
 class Trainer:
     """One run: the model, its optimiser, its data and where training stands."""
 
-    def __init__(self, config, out, data_dir=None, download=True, progress=True, test_every_epoch=False):
+    def __init__(self, config, out, data_dir=None, download=True, progress=True, test_every_epoch=False,
+                 threads=1):
         # test_every_epoch: record test accuracy per epoch, for curves only; nothing is chosen by it
+        # threads: each batch is split across this many threads (scratchnet.parallel)
         self.config, self.out, self.progress = config, Path(out), progress
         self.test_every_epoch = test_every_epoch
         (self.x_train, self.y_train, self.x_val, self.y_val,
          self.x_test, self.y_test) = _load_data(config, data_dir, download)
         self.model = build_model(config.model, rng=_rng(config, INIT))
+        self.parallel = DataParallel(self.model, threads)
         self.optimizer = SGD(self.model.params, lr=config.lr, momentum=config.momentum,
                              weight_decay=config.weight_decay)
         self.steps_per_epoch = math.ceil(len(self.x_train) / config.batch_size)
@@ -182,7 +176,7 @@ class Trainer:
     # --- training ----------------------------------------------------------------------
     def train_step(self, x, y, global_step):
         try:
-            loss, logits, dlogits = self.model.loss(x, y)
+            loss, logits = self.parallel.loss_and_backward(x, y)
             detail = ""
         except NonFiniteError as error:  # overflowed weights sent NaN into a layer before the loss
             loss, detail = float("nan"), f" ({error})"
@@ -191,7 +185,6 @@ class Trainer:
                          else "no checkpoint was written yet")
             raise Diverged(f"the loss became {loss} at epoch {self.epoch + 1}, step {self.step + 1} "
                            f"(global step {global_step}){detail}; {last_good}. Try a smaller --lr or --clip.")
-        self.model.backward(dlogits)
         grads = self.model.grads
         clip_grad_norm(grads, self.config.clip)
         self.optimizer.step(grads, lr=self.schedule(global_step))
@@ -229,8 +222,8 @@ class Trainer:
 
     def finish_epoch(self):
         started = time.perf_counter()
-        val = evaluate_model(self.model, self.x_val, self.y_val) if len(self.y_val) else None
-        test = evaluate_model(self.model, self.x_test, self.y_test) if self.test_every_epoch else None
+        val = self.evaluate(self.x_val, self.y_val) if len(self.y_val) else None
+        test = self.evaluate(self.x_test, self.y_test) if self.test_every_epoch else None
         self.wall_seconds += time.perf_counter() - started
         row = {
             "epoch": self.epoch + 1,
@@ -253,6 +246,9 @@ class Trainer:
             tqdm.write(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, "
                        f"train accuracy {row['train_accuracy']:.4f}{val_text}")
 
+    def evaluate(self, images, labels):
+        return evaluate_model(self.model, images, labels, forward=self.parallel.forward)
+
     def write_metrics(self):
         with open(self.out / "metrics.csv", "w", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=METRIC_FIELDS)
@@ -273,7 +269,7 @@ class Trainer:
         return self.finish()
 
     def finish(self):
-        test = evaluate_model(self.model, self.x_test, self.y_test)
+        test = self.evaluate(self.x_test, self.y_test)
         seen = sum(row["images_per_s"] * row["seconds"] for row in self.history)
         summary = {
             "model": self.config.model,
@@ -284,6 +280,7 @@ class Trainer:
             "wall_time_s": self.wall_seconds,
             "train_images_per_s": seen / sum(row["seconds"] for row in self.history),
             "train_size": len(self.y_train), "val_size": len(self.y_val), "test_size": len(self.y_test),
+            "threads": self.parallel.threads,  # of the last sitting; images/s depend on it
             "options": dataclasses.asdict(self.config),
         }
         if self.test_every_epoch:
@@ -344,10 +341,9 @@ def build_parser():
     parser.add_argument("--test-size", type=_positive_int,
                         help="test on only the first N test images (default: all 10,000; 1000 with --small)")
     parser.add_argument("--seed", type=int, default=0, help="seeds every random choice: same seed, same run")
-    parser.add_argument("--threads", type=_positive_int, default=1,
-                        help="threads for BLAS and Numba. One by default: on the 2-core machines we test on, a "
-                             "second thread made training steps slower, not faster (see the README); "
-                             "`python -m scratchnet.bench --threads N` measures your machine")
+    parser.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
+                        help="threads to split each batch across (default: every core). Results depend on it only "
+                             "in the last bits; `python -m scratchnet.bench --threads N` measures the speed-up")
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA, "
                                            "else ./datasets); CIFAR-10 is downloaded there when missing")
     parser.add_argument("--out", help="output folder for checkpoint.npz, metrics.csv, summary.json, curves.png "
@@ -399,7 +395,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         config = _resumed_config(parser, args) if args.resume else config_from_args(args)
-        set_threads(args.threads)
+        check_threads(args.threads)
     except (OSError, ValueError) as error:
         parser.error(str(error))
     if args.out:
@@ -410,7 +406,8 @@ def main(argv=None):
         out = Path("runs") / f"{config.model}{'-small' if config.small else ''}-seed{config.seed}"
     progress = not args.no_progress
     try:
-        trainer = Trainer(config, out, data_dir=args.data_dir, download=not args.no_download, progress=progress)
+        trainer = Trainer(config, out, data_dir=args.data_dir, download=not args.no_download, progress=progress,
+                          threads=args.threads)
         if args.resume:
             trainer.resume(args.resume)
     except (OSError, ValueError) as error:

@@ -6,6 +6,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from scratchnet.gradcheck import layer_gradient_errors
+from scratchnet.layers import conv as conv_module
 from scratchnet.layers.conv import Conv2D
 
 
@@ -111,6 +112,21 @@ def test_gradients_match_finite_differences(case):
     layer, x = build(case)
     errors = layer_gradient_errors(layer, x, rng=np.random.default_rng(case[-1]))
     assert set(errors) == {"x", "W", "b"}
+    assert max(errors.values()) < 1e-6, errors
+
+
+@pytest.mark.parametrize("case", DEGENERATE + [(5, 3, 4, 6, 6, 5, 1, "same", 5), (3, 2, 2, 7, 5, 3, 2, 1, 6)])
+def test_blocks_of_the_batch_give_the_whole_batch_result(case, monkeypatch):
+    # the layer runs im2col and its products a few images at a time; one image per block here
+    layer, x = build(case)
+    dout = np.random.default_rng(case[-1] + 1).standard_normal(layer.forward(x).shape)
+    whole = (layer.forward(x), layer.backward(dout), *(grad.copy() for grad in layer.grads.values()))
+    monkeypatch.setattr(conv_module, "BLOCK_BYTES", 1)
+    assert len(layer._blocks(x.shape[0], 1000)) == x.shape[0]
+    blocked = (layer.forward(x), layer.backward(dout), *layer.grads.values())
+    for a, b in zip(blocked, whole):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    errors = layer_gradient_errors(layer, x, rng=np.random.default_rng(case[-1]))
     assert max(errors.values()) < 1e-6, errors
 
 

@@ -1,14 +1,13 @@
 """MaxPool2D and AvgPool2D: known windows, the tie rule, padding, kernels, gradients, bad input."""
 
-import numba
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from scratchnet.gradcheck import layer_gradient_errors
-from scratchnet.kernels import im2col as im2col_module
-from support import numba_threads
 from scratchnet.kernels import pool as kernels
 from scratchnet.layers.pool import AvgPool2D, MaxPool2D
 
@@ -198,22 +197,24 @@ def test_padding_that_could_fill_a_window_is_refused(Pool):
         Pool(0)
 
 
-def test_parallel_kernels_equal_references_and_do_not_depend_on_the_thread_count(monkeypatch):
-    monkeypatch.setattr(im2col_module, "PARALLEL_MIN_ELEMENTS", 0)  # force the parallel path
-    x = np.round(np.random.default_rng(0).standard_normal((5, 3, 9, 8)) * 2)  # with ties
+def test_kernels_run_side_by_side_on_two_threads():
+    # the kernels release the GIL (nogil=True) so that scratchnet.parallel can run shards at once
     case = (5, 3, 9, 8, (3, 3), 2, "same", 0)
     kh, kw, sh, sw, top, left, oh, ow = geometry(case)
-    out_ref, argmax_ref = kernels.max_pool_forward_reference(x, kh, kw, sh, sw, top, left, oh, ow)
-    dout = np.random.default_rng(1).standard_normal(out_ref.shape)
-    for threads in sorted({1, numba.get_num_threads()}):
-        with numba_threads(threads):
-            out, argmax = kernels.max_pool_forward(x, kh, kw, sh, sw, top, left, oh, ow)
-            np.testing.assert_array_equal(out, out_ref)
-            np.testing.assert_array_equal(argmax, argmax_ref)
-            np.testing.assert_array_equal(kernels.max_pool_backward(dout, argmax, 9, 8),
-                                          kernels.max_pool_backward_reference(dout, argmax, 9, 8))
-            window = (kh, kw, sh, sw, top, left)
-            np.testing.assert_allclose(kernels.avg_pool_forward(x, *window, oh, ow),
-                                       kernels.avg_pool_forward_reference(x, *window, oh, ow), rtol=1e-12)
-            np.testing.assert_allclose(kernels.avg_pool_backward(dout, 9, 8, *window),
-                                       kernels.avg_pool_backward_reference(dout, 9, 8, *window), rtol=1e-12)
+    window = (kh, kw, sh, sw, top, left)
+    inputs = [np.round(np.random.default_rng(seed).standard_normal((5, 3, 9, 8)) * 2) for seed in (0, 1)]  # ties
+
+    def all_four(x):
+        out, argmax = kernels.max_pool_forward(x, *window, oh, ow)
+        return (out, argmax, kernels.max_pool_backward(out, argmax, 9, 8),
+                kernels.avg_pool_forward(x, *window, oh, ow), kernels.avg_pool_backward(out, 9, 8, *window))
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(all_four, inputs * 4))
+    for x, (out, argmax, dx_max, avg, dx_avg) in zip(inputs * 4, results):
+        out_ref, argmax_ref = kernels.max_pool_forward_reference(x, *window, oh, ow)
+        np.testing.assert_array_equal(out, out_ref)
+        np.testing.assert_array_equal(argmax, argmax_ref)
+        np.testing.assert_array_equal(dx_max, kernels.max_pool_backward_reference(out, argmax, 9, 8))
+        np.testing.assert_allclose(avg, kernels.avg_pool_forward_reference(x, *window, oh, ow), rtol=1e-12)
+        np.testing.assert_allclose(dx_avg, kernels.avg_pool_backward_reference(out, 9, 8, *window), rtol=1e-12)

@@ -19,6 +19,7 @@ def test_small_reproduce_writes_the_table_and_resumes(tmp_path, cifar_root, caps
         assert row["paper"] == reproduce.PAPER[model]
         assert row["seeds"] == 1 and row["epochs"] == 1 and len(row["curves"][0]) == 1
         assert 0.0 < row["mean"] <= 1.0
+        assert row["threads"] == 1  # --threads 1: the images/s column says how many
     assert "JPEG" in table["data"]
     markdown = (tmp_path / "results" / "table1.md").read_text()
     assert "| LSTM | 47% |" in markdown and "| GRU | 46% |" in markdown and "(1 seed)" in markdown

@@ -92,7 +92,7 @@ def test_checkpoint_gives_identical_predictions(tiny_run, cifar_root):
     (["--clip", "0"], "--clip"),
     (["--batch-size", "many"], "--batch-size"),
     (["--resume", "no/such/checkpoint.npz"], "no/such/checkpoint.npz"),
-    (["--threads", "999"], "--threads 999: must be between 1 and"),
+    (["--threads", "999"], "--threads 999: must be a whole number from 1 to"),
 ])
 def test_cli_rejects_bad_options(argv, message, capsys):
     with pytest.raises(SystemExit) as stop:

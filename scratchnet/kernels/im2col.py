@@ -19,29 +19,14 @@ Why channels last: for a fixed window row ``di`` the entries ``(dj, c)`` of a wi
 (about 5x faster than gathering strided NCHW values one by one).
 
 Each kernel has a plain NumPy twin (``*_reference``) with the same signature, kept for
-reading and for the tests that compare the two. The Numba kernels run in parallel over
-the batch: each image's rows and each image's scatter-add touch only that image, so there
-are no races and the result does not depend on the thread count. Small jobs run on one
-thread (``run_kernel``).
+reading and for the tests that compare the two.
+
+The kernels run on the calling thread and release the GIL (``nogil=True``): more cores are
+used by splitting the batch over threads (``scratchnet.parallel``), not inside a kernel.
 """
 
-import numba
 import numpy as np
-from numba import njit, prange
-
-# Waking the other threads costs microseconds on a quiet machine and up to milliseconds on
-# a busy one; below this many elements a kernel is faster on the calling thread alone.
-PARALLEL_MIN_ELEMENTS = 1 << 18
-
-
-def run_kernel(kernel, elements, *args):
-    """Call a batch-parallel Numba ``kernel(*args)``, on one thread if ``elements`` is small."""
-    threads = numba.get_num_threads()
-    numba.set_num_threads(threads if elements >= PARALLEL_MIN_ELEMENTS else 1)
-    try:
-        kernel(*args)
-    finally:
-        numba.set_num_threads(threads)
+from numba import njit
 
 
 def im2col_reference(xp, kh, kw, sh, sw):
@@ -76,7 +61,7 @@ def im2col(xp, kh, kw, sh, sw):
     # pages, which makes first-touching 100 MB several times faster than Numba's allocation.
     cols = np.empty((N, oh, ow, kh, kw * C), dtype=xp.dtype)
     rows = np.ascontiguousarray(xp).reshape(N, Hp, Wp * C)  # a row of xp is Wp*C numbers
-    run_kernel(_im2col_into, cols.size, rows, sh, sw, C, cols)
+    _im2col_into(rows, sh, sw, C, cols)
     return cols.reshape(N * oh * ow, kh * kw * C)
 
 
@@ -86,15 +71,15 @@ def col2im(cols, xp_shape, kh, kw, sh, sw):
     oh, ow = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
     dxp = np.zeros((N, Hp, Wp * C), dtype=cols.dtype)
     cols = np.ascontiguousarray(cols).reshape(N, oh, ow, kh, kw * C)
-    run_kernel(_col2im_add, cols.size, cols, sh, sw, C, dxp)
+    _col2im_add(cols, sh, sw, C, dxp)
     return dxp.reshape(N, Hp, Wp, C)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _im2col_into(rows, sh, sw, C, cols):
     """cols[n, i, j, di, :] = rows[n, i*sh + di, j*sw*C : j*sw*C + kw*C] (one contiguous copy)."""
     N, oh, ow, kh, kwC = cols.shape
-    for n in prange(N):
+    for n in range(N):
         for i in range(oh):
             for j in range(ow):
                 for di in range(kh):
@@ -102,11 +87,11 @@ def _im2col_into(rows, sh, sw, C, cols):
                     cols[n, i, j, di, :] = rows[n, i * sh + di, start:start + kwC]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _col2im_add(cols, sh, sw, C, dxp):
     """dxp[n, i*sh + di, j*sw*C : j*sw*C + kw*C] += cols[n, i, j, di, :]; images are disjoint."""
     N, oh, ow, kh, kwC = cols.shape
-    for n in prange(N):
+    for n in range(N):
         for i in range(oh):
             for j in range(ow):
                 for di in range(kh):

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lrn_s(x, size, k, alpha):
     """s = k + alpha * (window sum over channels of x^2). x: (N, C, P) -> s: (N, C, P)."""
     N, C, P = x.shape
@@ -61,7 +61,7 @@ def lrn_s_reference(x, size, k, alpha):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lrn_dx(x, dout, s, scale, size, alpha, beta):
     """Gradient of LRN with respect to its input; ``scale`` is s^(-beta). All arrays (N, C, P)."""
     N, C, P = x.shape

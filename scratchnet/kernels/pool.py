@@ -16,16 +16,13 @@ stride is smaller than the kernel, so the backward passes add (scatter-add).
 Every clipped window must hold at least one real value; the layers ensure that.
 
 Each public function has a plain NumPy twin (``*_reference``) with the same signature.
-The Numba kernels run in parallel over the batch: each image's windows read and write only
-that image, so there are no races and the result does not depend on the thread count
-(small jobs run on one thread, see ``scratchnet.kernels.im2col.run_kernel``). The public
-functions allocate the outputs with NumPy, as ``im2col`` does, and hand them to the kernels.
+The public functions allocate the outputs with NumPy, as ``im2col`` does, and hand them to
+the Numba kernels, which release the GIL so that threads can pool their own shards of a
+batch at once (``scratchnet.parallel``).
 """
 
 import numpy as np
-from numba import njit, prange
-
-from scratchnet.kernels.im2col import run_kernel
+from numba import njit
 
 
 def _clip(i, stride, pad, k, size):
@@ -93,7 +90,7 @@ def max_pool_forward(x, kh, kw, sh, sw, top, left, oh, ow):
     N, C, _, _ = x.shape
     out = np.empty((N, C, oh, ow), dtype=x.dtype)
     argmax = np.empty((N, C, oh, ow), dtype=np.int64)
-    run_kernel(_max_pool_forward, x.size, np.ascontiguousarray(x), kh, kw, sh, sw, top, left, out, argmax)
+    _max_pool_forward(np.ascontiguousarray(x), kh, kw, sh, sw, top, left, out, argmax)
     return out, argmax
 
 
@@ -101,7 +98,7 @@ def max_pool_backward(dout, argmax, H, W):
     """Max-pool backward: each dout added to its window's winner. Returns (N, C, H, W)."""
     N, C, _, _ = dout.shape
     dx = np.zeros((N, C, H * W), dtype=dout.dtype)
-    run_kernel(_max_pool_backward, dx.size, np.ascontiguousarray(dout), argmax, dx)
+    _max_pool_backward(np.ascontiguousarray(dout), argmax, dx)
     return dx.reshape(N, C, H, W)
 
 
@@ -109,7 +106,7 @@ def avg_pool_forward(x, kh, kw, sh, sw, top, left, oh, ow):
     """Average pooling over the real values of each window. Returns (N, C, oh, ow)."""
     N, C, _, _ = x.shape
     out = np.empty((N, C, oh, ow), dtype=x.dtype)
-    run_kernel(_avg_pool_forward, x.size, np.ascontiguousarray(x), kh, kw, sh, sw, top, left, out)
+    _avg_pool_forward(np.ascontiguousarray(x), kh, kw, sh, sw, top, left, out)
     return out
 
 
@@ -117,22 +114,22 @@ def avg_pool_backward(dout, H, W, kh, kw, sh, sw, top, left):
     """Average-pool backward: dout / count spread over each window. Returns (N, C, H, W)."""
     N, C, _, _ = dout.shape
     dx = np.zeros((N, C, H, W), dtype=dout.dtype)
-    run_kernel(_avg_pool_backward, dx.size, np.ascontiguousarray(dout), kh, kw, sh, sw, top, left, dx)
+    _avg_pool_backward(np.ascontiguousarray(dout), kh, kw, sh, sw, top, left, dx)
     return dx
 
 
-_clip_jit = njit(cache=True)(_clip)
+_clip_jit = njit(cache=True, nogil=True)(_clip)
 
 # The window loops below count offsets from 0 (``for dr in range(r1 - r0)``) rather than
 # ``for r in range(r0, r1)``: Numba compiles a range with a variable start to code about
 # 1.5x slower in these short loops (measured on the paper's shapes).
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _max_pool_forward(x, kh, kw, sh, sw, top, left, out, argmax):
     N, C, H, W = x.shape
     _, _, oh, ow = out.shape
-    for n in prange(N):
+    for n in range(N):
         for c in range(C):
             for i in range(oh):
                 r0, r1 = _clip_jit(i, sh, top, kh, H)
@@ -148,22 +145,22 @@ def _max_pool_forward(x, kh, kw, sh, sw, top, left, out, argmax):
                     argmax[n, c, i, j] = where
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _max_pool_backward(dout, argmax, dx):
     N, C, oh, ow = dout.shape
-    for n in prange(N):
+    for n in range(N):
         for c in range(C):
             for i in range(oh):
                 for j in range(ow):
                     dx[n, c, argmax[n, c, i, j]] += dout[n, c, i, j]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _avg_pool_forward(x, kh, kw, sh, sw, top, left, out):
     N, C, H, W = x.shape
     _, _, oh, ow = out.shape
     zero = x.dtype.type(0)  # a bare 0.0 would turn float32 sums into float64
-    for n in prange(N):
+    for n in range(N):
         for c in range(C):
             for i in range(oh):
                 r0, r1 = _clip_jit(i, sh, top, kh, H)
@@ -176,11 +173,11 @@ def _avg_pool_forward(x, kh, kw, sh, sw, top, left, out):
                     out[n, c, i, j] = total / x.dtype.type((r1 - r0) * (c1 - c0))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _avg_pool_backward(dout, kh, kw, sh, sw, top, left, dx):
     N, C, H, W = dx.shape
     _, _, oh, ow = dout.shape
-    for n in prange(N):
+    for n in range(N):
         for c in range(C):
             for i in range(oh):
                 r0, r1 = _clip_jit(i, sh, top, kh, H)
