@@ -5,9 +5,12 @@ rate reaching zero at the last), on the full training set (``--val-size 0``, as 
 paper did), and reported by its test accuracy after the last epoch: nothing is chosen by
 test accuracy. Test accuracy is also recorded after each epoch, for the curves only.
 
-Each run lives in its own folder (``RUNS/MODEL-seedS``) with its checkpoint and metrics.
-Running the command again skips finished runs and resumes unfinished ones from their last
-checkpoint, so the table can be built across several sittings.
+Each run lives in its own folder (``RUNS/MODEL-seedS``, by default under ``results/runs``)
+with its checkpoint and metrics. Running the command again skips finished runs and resumes
+unfinished ones from their last checkpoint, so the table can be built across several
+sittings. A finished run's ``summary.json`` and ``metrics.csv`` are a few kB and meant to be
+committed (the checkpoints are ignored by git), so that sittings on other machines, or in a
+fresh clone, skip the runs already done.
 
 Writes ``OUT/table1.md``, ``table1.json``, ``table1.png`` and ``curves.png``.
 """
@@ -35,6 +38,7 @@ LABELS = {"cnn": "CNN with LRN", "cnn_nolrn": "CNN without LRN", "gru": "GRU", "
 # The paper's claim is CNN-LSTM against CNN: those rows get three seeds by default.
 DEFAULT_SEEDS = {"cnn_lstm": [0, 1, 2], "cnn": [0, 1, 2], "cnn_nolrn": [0], "gru": [0], "lstm": [0]}
 DEFAULT_EPOCHS = 30
+DEFAULT_RUNS = "results/runs"  # finished runs' summaries are committed from here (see .gitignore)
 
 
 def run_config(model, seed, epochs, small):
@@ -165,7 +169,8 @@ def main(argv=None):
     parser.add_argument("--small", action="store_true",
                         help=f"a quick version: {SMALL['train_size']} training and {SMALL['test_size']} test images")
     parser.add_argument("--out", default="results", help="folder for table1.md/.json/.png and curves.png")
-    parser.add_argument("--runs", help="folder for each run's checkpoint and metrics (default: runs/table1[-small])")
+    parser.add_argument("--runs", help=f"folder for each run's checkpoint and metrics (default: {DEFAULT_RUNS}, or "
+                                       "runs/table1-small with --small)")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: write the table from the runs finished so far")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
@@ -179,7 +184,7 @@ def main(argv=None):
         check_threads(args.threads)
     except ValueError as error:
         parser.error(str(error))
-    runs = Path(args.runs or ("runs/table1-small" if args.small else "runs/table1"))
+    runs = Path(args.runs or ("runs/table1-small" if args.small else DEFAULT_RUNS))
     root = ensure_cifar10(data_root(args.data_dir))
     plan = [(model, seed) for model in args.models for seed in (args.seeds or DEFAULT_SEEDS[model])]
 

@@ -57,3 +57,14 @@ def test_reproduce_resumes_an_unfinished_run(tmp_path, cifar_root, capsys):
     assert reproduce.main(argv) == 0
     out = capsys.readouterr().out
     assert "resuming at epoch 2" in out and "epoch 1/2" not in out and "epoch 2/2" in out
+
+
+def test_finished_runs_are_committed_but_not_their_checkpoints():
+    # A table built over several sittings keeps its finished runs in git (results/runs/*/summary.json)
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    paths = [f"{reproduce.DEFAULT_RUNS}/cnn-seed0/{name}" for name in ("checkpoint.npz", "summary.json", "metrics.csv")]
+    checked = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=root, capture_output=True, text=True)
+    assert checked.stdout.split() == [paths[0]], checked

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -67,6 +68,19 @@ def test_interrupted_run_resumes_bit_identically(tiny_run, tmp_path, cifar_root,
         assert np.array_equal(resumed.optimizer_state[key], uninterrupted.optimizer_state[key]), key
     assert (tmp_path / "metrics.csv").read_text().splitlines()[1].split(",")[:5] == \
         (tiny_run / "metrics.csv").read_text().splitlines()[1].split(",")[:5]
+
+
+def test_run_split_across_threads_resumes_bit_identically(tmp_path, cifar_root, capsys):
+    # Same seed and thread count: the same shards, the same sums, the same weights.
+    threads = ["--threads", str(min(2, os.cpu_count() or 1))]
+    tiny = [*TINY[:TINY.index("--threads")], *threads]
+    assert run([*tiny, "--out", str(tmp_path / "whole")], cifar_root) == 0
+    assert run([*tiny, "--out", str(tmp_path / "resumed"), "--stop-after-steps", "11"], cifar_root) == 130
+    assert run(["--resume", str(tmp_path / "resumed" / "checkpoint.npz"), "--no-progress", *threads], cifar_root) == 0
+    whole, resumed = (checkpoint.load(tmp_path / name / "checkpoint.npz") for name in ("whole", "resumed"))
+    for key in whole.params:
+        assert np.array_equal(resumed.params[key], whole.params[key]), key
+    assert json.loads((tmp_path / "whole" / "summary.json").read_text())["threads"] == int(threads[1])
 
 
 def test_checkpoint_gives_identical_predictions(tiny_run, cifar_root):
