@@ -95,22 +95,23 @@ class Conv2D(Layer):
         xp[:, top:top + H, left:left + W, :] = x.transpose(0, 2, 3, 1)
         Wmat = self._weight_matrix()
         out = np.empty((N, oh * ow, F), dtype=x.dtype)
-        for block in self._blocks(N, oh * ow * kh * kw * C * x.itemsize):
+        blocks = self._blocks(N, oh * ow * kh * kw * C * x.itemsize)
+        for block in blocks:
             cols = im2col(xp[block], kh, kw, self.sh, self.sw)         # (n*oh*ow, kh*kw*C)
             np.matmul(cols, Wmat, out=out[block].reshape(-1, F))       # (n*oh*ow, F)
         out += self.params["b"]
-        self.cache = (x.shape, xp, (top, left), (oh, ow))
+        self.cache = (x.shape, xp, (top, left), (oh, ow), blocks)
         return np.ascontiguousarray(out.reshape(N, oh, ow, F).transpose(0, 3, 1, 2))
 
     def backward(self, dout, input_grad=True):
         """Fills ``grads`` and returns dx (N, C, H, W), or None with ``input_grad=False``."""
-        (N, C, H, W), xp, (top, left), (oh, ow) = self.cache
+        (N, C, H, W), xp, (top, left), (oh, ow), blocks = self.cache
         F, _, kh, kw = self.params["W"].shape
         dout = dout.transpose(0, 2, 3, 1).reshape(N, oh * ow, F)
         Wmat = self._weight_matrix()
         dWmat = np.zeros_like(Wmat)
         dxp = np.empty_like(xp) if input_grad else None
-        for block in self._blocks(N, oh * ow * kh * kw * C * xp.itemsize):
+        for block in blocks:
             cols = im2col(xp[block], kh, kw, self.sh, self.sw)         # again: cheaper than keeping it
             dout_block = dout[block].reshape(-1, F)                    # (n*oh*ow, F)
             dWmat += cols.T @ dout_block
