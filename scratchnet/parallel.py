@@ -24,7 +24,7 @@ gives the same result.
 """
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -32,9 +32,14 @@ from threadpoolctl import threadpool_limits
 from scratchnet.layers import softmax_cross_entropy
 
 
+def usable_cores():
+    """The cores this process may run on (its CPU affinity, where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def check_threads(threads):
-    """``threads`` as an int between 1 and the number of cores, else a ValueError that says so."""
-    cores = os.cpu_count() or 1
+    """``threads`` as an int between 1 and the number of usable cores, else a ValueError that says so."""
+    cores = usable_cores()
     if int(threads) != threads or not 1 <= threads <= cores:
         raise ValueError(f"--threads {threads}: must be a whole number from 1 to {cores} (the cores of this machine)")
     return int(threads)
@@ -73,7 +78,10 @@ class DataParallel:
         bounds = shard_bounds(len(arrays[0]), self.threads)
         jobs = [(replica, *(a[start:stop] for a in arrays)) for replica, (start, stop) in zip(self.replicas, bounds)]
         futures = [self.pool.submit(fn, *job) for job in jobs[1:]]
-        first = fn(*jobs[0])
+        try:
+            first = fn(*jobs[0])
+        finally:  # even when a shard fails: no replica may still be busy when the next call comes
+            wait(futures)
         return [first] + [future.result() for future in futures], [stop - start for start, stop in bounds]
 
     def loss_and_backward(self, images, labels):

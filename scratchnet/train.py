@@ -33,7 +33,7 @@ from scratchnet.evaluate import CROP, evaluate_model
 from scratchnet.layers.base import NonFiniteError
 from scratchnet.models import MODEL_NAMES, build_model
 from scratchnet.optim import SGD, WarmupCosine, clip_grad_norm
-from scratchnet.parallel import DataParallel, check_threads
+from scratchnet.parallel import DataParallel, check_threads, usable_cores
 from scratchnet.plots import plot_history
 
 PEAK_LR = {"cnn_lstm": 0.02, "cnn": 0.02, "cnn_nolrn": 0.02, "lstm": 0.05, "gru": 0.05}
@@ -43,7 +43,7 @@ SMALL = {"train_size": 5000, "test_size": 1000, "val_size": 500, "epochs": 6, "b
 # Purposes of the derived random generators
 SPLIT, INIT, SHUFFLE, AUGMENT = 0, 1, 2, 3
 CHECKPOINT_NAME = "checkpoint.npz"
-DEFAULT_THREADS = os.cpu_count() or 1
+DEFAULT_THREADS = usable_cores()
 METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_accuracy",
                  "lr", "seconds", "images_per_s"]
 
@@ -150,6 +150,7 @@ class Trainer:
         metadata = {
             "model": self.config.model, "dtype": str(self.model.dtype), "config": dataclasses.asdict(self.config),
             "epoch": self.epoch, "step": self.step, "sums": self.sums, "wall_seconds": self.wall_seconds,
+            "threads": self.parallel.threads,
             "history": self.history,
             "random": {"scheme": "numpy default_rng([seed, purpose, epoch, step]): "
                                  "purpose 0 split, 1 init, 2 shuffle, 3 augment", "seed": self.config.seed},
@@ -172,6 +173,11 @@ class Trainer:
         meta = ckpt.metadata
         self.epoch, self.step, self.sums = meta["epoch"], meta["step"], meta["sums"]
         self.wall_seconds, self.history = meta["wall_seconds"], meta["history"]
+        saved_threads = meta.get("threads", 1)  # checkpoints from before --threads split batches: 1
+        if saved_threads != self.parallel.threads:
+            print(f"note: {path} was trained on {saved_threads} thread(s) and goes on with {self.parallel.threads}: "
+                  "the weights will differ in the last bits from a run that kept one count "
+                  f"(resume with --threads {saved_threads} for a bit-identical run)", file=sys.stderr)
 
     # --- training ----------------------------------------------------------------------
     def train_step(self, x, y, global_step):
@@ -180,13 +186,14 @@ class Trainer:
             detail = ""
         except NonFiniteError as error:  # overflowed weights sent NaN into a layer before the loss
             loss, detail = float("nan"), f" ({error})"
-        if not np.isfinite(loss):
+        grads = self.model.grads
+        norm = clip_grad_norm(grads, self.config.clip) if np.isfinite(loss) else float("nan")
+        if not math.isfinite(norm):  # a finite loss can still have an infinite gradient: never apply it
+            what = f"the loss became {loss}" if not np.isfinite(loss) else f"the gradient's norm became {norm}"
             last_good = (f"the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.is_file()
                          else "no checkpoint was written yet")
-            raise Diverged(f"the loss became {loss} at epoch {self.epoch + 1}, step {self.step + 1} "
+            raise Diverged(f"{what} at epoch {self.epoch + 1}, step {self.step + 1} "
                            f"(global step {global_step}){detail}; {last_good}. Try a smaller --lr or --clip.")
-        grads = self.model.grads
-        clip_grad_norm(grads, self.config.clip)
         self.optimizer.step(grads, lr=self.schedule(global_step))
         return loss, int(np.sum(np.argmax(logits, axis=1) == y))
 

@@ -1,6 +1,7 @@
 """Data parallelism: shards, replicas, and the gradient of a split batch equal to the whole batch's."""
 
-import os
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from scratchnet.gradcheck import relative_error
 from scratchnet.models import MODEL_NAMES, build_model
-from scratchnet.parallel import DataParallel, check_threads, shard_bounds
+from scratchnet.parallel import DataParallel, check_threads, shard_bounds, usable_cores
 
 
 @given(n=st.integers(1, 300), shards=st.integers(1, 9))
@@ -78,7 +79,26 @@ def test_skipping_the_image_gradient_changes_no_parameter_gradient():
         np.testing.assert_array_equal(model.grads[key], grad)
 
 
-@pytest.mark.parametrize("threads", [0, -1, (os.cpu_count() or 1) + 1, 1.5])
+@pytest.mark.parametrize("threads", [0, -1, usable_cores() + 1, 1.5])
 def test_impossible_thread_counts_are_refused(threads):
     with pytest.raises(ValueError, match="--threads .*: must be a whole number from 1 to"):
         check_threads(threads)
+
+
+def test_a_failing_shard_leaves_no_replica_busy(monkeypatch):
+    # shard 0 fails at once while shard 1 is still working: the call must wait for it before it raises,
+    # or the next call could hand that replica to a second thread
+    monkeypatch.setattr("scratchnet.parallel.usable_cores", lambda: 2)
+    model = build_model("lstm", rng=np.random.default_rng(9))
+    parallel = DataParallel(model, threads=2)
+    finished = threading.Event()
+
+    def shard(replica, part):
+        if replica is model:
+            raise ValueError("shard 0 failed")
+        time.sleep(0.2)
+        finished.set()
+
+    with pytest.raises(ValueError, match="shard 0 failed"):
+        parallel._map(shard, (np.zeros((4, 3, 24, 24)),))
+    assert finished.is_set()

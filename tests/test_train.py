@@ -83,6 +83,32 @@ def test_run_split_across_threads_resumes_bit_identically(tmp_path, cifar_root, 
     assert json.loads((tmp_path / "whole" / "summary.json").read_text())["threads"] == int(threads[1])
 
 
+def test_resuming_with_another_thread_count_says_so(tiny_run, tmp_path, cifar_root, capsys, monkeypatch):
+    monkeypatch.setattr("scratchnet.parallel.usable_cores", lambda: 2)  # so that 2 is allowed on any machine
+    (tmp_path / "checkpoint.npz").write_bytes((tiny_run / "checkpoint.npz").read_bytes())
+    assert checkpoint.load(tmp_path / "checkpoint.npz").metadata["threads"] == 1
+    assert run(["--resume", str(tmp_path / "checkpoint.npz"), "--no-progress", "--threads", "2"], cifar_root) == 0
+    assert "was trained on 1 thread(s) and goes on with 2" in capsys.readouterr().err
+
+
+def test_an_infinite_gradient_is_never_applied(tmp_path, cifar_root):
+    config = train.Config(model="lstm", train_size=64, test_size=10, val_size=0, epochs=1, batch_size=32)
+    trainer = train.Trainer(config, tmp_path, data_dir=cifar_root, download=False, progress=False, threads=1)
+    before = {key: param.copy() for key, param in trainer.model.params.items()}
+    backward = trainer.parallel.loss_and_backward
+
+    def finite_loss_infinite_gradient(x, y):
+        loss, logits = backward(x, y)
+        trainer.model.layers[-1][1].grads["W"][0, 0] = np.inf
+        return loss, logits
+
+    trainer.parallel.loss_and_backward = finite_loss_infinite_gradient
+    with pytest.raises(train.Diverged, match="the gradient's norm became inf at epoch 1, step 1"):
+        trainer.train()
+    for key, param in trainer.model.params.items():
+        np.testing.assert_array_equal(param, before[key])
+
+
 def test_checkpoint_gives_identical_predictions(tiny_run, cifar_root):
     from scratchnet.datasets import load_cifar10
 
