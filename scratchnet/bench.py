@@ -30,7 +30,7 @@ issue 5 measures the step against.
 ``--json`` prints everything as one JSON line (``ms`` are medians), ``--append FILE`` adds
 that line to a ``.jsonl`` history so that commits can be compared. OpenBLAS reads the
 ``OPENBLAS_CORETYPE`` variable, which picks its kernel; the kernel that ran is reported.
-``--threads N`` (default: every core, as ``scratchnet.train``) times the training steps
+``--threads N`` (default: every core) times the training steps
 twice in the same run, on one thread and with each batch split across N threads
 (``scratchnet.parallel``), and reports the speed-up; with N threads the ceiling is N times
 the one-thread peak. Layers and kernels are timed on one thread (a kernel never spreads
@@ -62,8 +62,7 @@ from scratchnet.layers.lrn import LocalResponseNorm
 from scratchnet.layers.recurrent import _Recurrent
 from scratchnet.models import IMAGE_SHAPE, MODEL_NAMES, NUM_CLASSES, build_model
 from scratchnet.optim import SGD, clip_grad_norm
-from scratchnet.parallel import DataParallel, check_threads
-from scratchnet.train import DEFAULT_THREADS
+from scratchnet.parallel import DataParallel, check_threads, usable_cores
 
 CLIP = 5.0  # scratchnet.train's default --clip
 FULL = {"batch_size": 128, "repeats": 10, "warmup": 2, "gemm_size": 2048}
@@ -348,9 +347,9 @@ def build_parser():
         prog="python -m scratchnet.bench",
         description="Time scratchnet's training step, layers and kernels (float32) against the machine's "
                     "matrix-multiply peak. For comparable figures, run on a quiet machine.")
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+    parser.add_argument("--threads", type=int, default=usable_cores(),
                         help="also time the training steps with each batch split across this many threads (default: "
-                             "every core, as scratchnet.train); while other programs keep "
+                             "every core); while other programs keep "
                              "a core busy, more than one thread can be several times slower, not faster")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                         help="models whose training step to time (default: all)")

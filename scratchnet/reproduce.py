@@ -29,7 +29,7 @@ import numpy as np
 
 from scratchnet.datasets import data_root, ensure_cifar10
 from scratchnet.parallel import check_threads
-from scratchnet.train import CHECKPOINT_NAME, DEFAULT_THREADS, SMALL, Config, Trainer
+from scratchnet.train import CHECKPOINT_NAME, SMALL, Config, Trainer, default_threads
 
 # Table 1 of the paper (CIFAR-10 test accuracy)
 PAPER = {"cnn": 0.72, "cnn_nolrn": 0.69, "gru": 0.46, "lstm": 0.47, "cnn_lstm": 0.78}
@@ -173,15 +173,17 @@ def main(argv=None):
                                        "runs/table1-small with --small)")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: write the table from the runs finished so far")
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help="threads to split each batch across (default: every core; see python -m scratchnet.train --help)")
+    parser.add_argument("--threads", type=int,
+                        help="threads to split each batch across (default: every core, one for lstm and gru; "
+                             "see python -m scratchnet.train --help)")
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA, else ./datasets)")
     args = parser.parse_args(argv)
     epochs = args.epochs if args.epochs is not None else (1 if args.small else DEFAULT_EPOCHS)
     if epochs < 1:
         parser.error(f"--epochs must be at least 1, got {epochs}")
     try:
-        check_threads(args.threads)
+        if args.threads is not None:
+            check_threads(args.threads)
     except ValueError as error:
         parser.error(str(error))
     runs = Path(args.runs or ("runs/table1-small" if args.small else DEFAULT_RUNS))
@@ -201,7 +203,7 @@ def main(argv=None):
             continue
         try:
             summary = run_one(config, runs / f"{model}-seed{seed}", root, label, runs_left=len(plan) - k - 1,
-                              threads=args.threads)
+                              threads=args.threads or default_threads(model))
         except ValueError as error:  # e.g. a folder holding a run with other options
             print(f"error: {label}: {error}", file=sys.stderr)
             return 2

@@ -43,7 +43,16 @@ SMALL = {"train_size": 5000, "test_size": 1000, "val_size": 500, "epochs": 6, "b
 # Purposes of the derived random generators
 SPLIT, INIT, SHUFFLE, AUGMENT = 0, 1, 2, 3
 CHECKPOINT_NAME = "checkpoint.npz"
-DEFAULT_THREADS = usable_cores()
+# The recurrent rows do little work per image, and their Python loop over time holds the GIL:
+# split across 2 threads their steps ran at 1.00x (LSTM) and 0.80x (GRU) of one thread's speed
+# (python -m scratchnet.bench --threads 2), where the convolutional rows ran at 1.8x.
+ONE_THREAD_MODELS = ("lstm", "gru")
+
+
+def default_threads(model):
+    """Threads to split each batch across when ``--threads`` is not given: every core, or one."""
+    return 1 if model in ONE_THREAD_MODELS else usable_cores()
+
 METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_accuracy",
                  "lr", "seconds", "images_per_s"]
 
@@ -348,9 +357,10 @@ def build_parser():
     parser.add_argument("--test-size", type=_positive_int,
                         help="test on only the first N test images (default: all 10,000; 1000 with --small)")
     parser.add_argument("--seed", type=int, default=0, help="seeds every random choice: same seed, same run")
-    parser.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
-                        help="threads to split each batch across (default: every core). Results depend on it only "
-                             "in the last bits; `python -m scratchnet.bench --threads N` measures the speed-up")
+    parser.add_argument("--threads", type=_positive_int,
+                        help="threads to split each batch across (default: every core; one for lstm and gru, which "
+                             "gain nothing from more). Results depend on it only in the last bits; "
+                             "`python -m scratchnet.bench --threads N` measures the speed-up")
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA, "
                                            "else ./datasets); CIFAR-10 is downloaded there when missing")
     parser.add_argument("--out", help="output folder for checkpoint.npz, metrics.csv, summary.json, curves.png "
@@ -402,7 +412,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         config = _resumed_config(parser, args) if args.resume else config_from_args(args)
-        check_threads(args.threads)
+        threads = check_threads(args.threads or default_threads(config.model))
     except (OSError, ValueError) as error:
         parser.error(str(error))
     if args.out:
@@ -414,7 +424,7 @@ def main(argv=None):
     progress = not args.no_progress
     try:
         trainer = Trainer(config, out, data_dir=args.data_dir, download=not args.no_download, progress=progress,
-                          threads=args.threads)
+                          threads=threads)
         if args.resume:
             trainer.resume(args.resume)
     except (OSError, ValueError) as error:

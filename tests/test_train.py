@@ -9,6 +9,7 @@ import pytest
 
 from scratchnet import checkpoint, evaluate, predict, train
 from scratchnet.evaluate import load_model, preprocess_eval
+from scratchnet.parallel import usable_cores
 
 # A few steps of the paper's model: 8 steps an epoch, 2 epochs.
 TINY = ["--model", "cnn_lstm", "--train-size", "256", "--test-size", "100", "--val-size", "64",
@@ -34,6 +35,13 @@ def test_small_run_learns(tmp_path, cifar_root, capsys):
     assert summary["test_accuracy"] >= 0.35
     assert summary["test_size"] == 1000 and summary["train_size"] == 5000
     assert summary["options"]["model"] == "cnn_lstm"
+    assert summary["threads"] == usable_cores()  # the default for the convolutional rows: every core
+
+
+def test_recurrent_rows_default_to_one_thread(tmp_path, cifar_root):
+    # splitting their batches gains nothing (the benchmark: 1.00x for the LSTM, 0.80x for the GRU)
+    assert run(["--model", "gru", *TINY[2:TINY.index("--threads")], "--out", str(tmp_path)], cifar_root) == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["threads"] == 1
 
 
 def test_outputs_of_a_run(tiny_run):
