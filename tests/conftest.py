@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from threadpoolctl import threadpool_limits
 
-# One BLAS thread, as the trainer's default: on our 2-core CI machines a second OpenBLAS
-# thread makes small matrix products up to 50x slower (see the README's performance notes).
+# One BLAS thread, as the trainer uses (scratchnet.parallel): on our 2-core CI machines a
+# second OpenBLAS thread made small matrix products up to 50x slower when the other core was busy.
 threadpool_limits(1)
 
 # The first example of a property pays for Numba's compilation, so no deadline.
