@@ -73,8 +73,9 @@ def run_one(config, folder, data_dir, label, runs_left, threads):
 def machine_facts():
     from threadpoolctl import threadpool_info
 
-    blas = [f"{info.get('internal_api')} {info.get('version')} ({info.get('architecture')}, "
-            f"{info.get('num_threads')} threads)" for info in threadpool_info() if info.get("user_api") == "blas"]
+    # no thread count here: training holds BLAS at one thread per call, and each row says its threads
+    blas = [f"{info.get('internal_api')} {info.get('version')} ({info.get('architecture')} kernel)"
+            for info in threadpool_info() if info.get("user_api") == "blas"]
     return {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "blas": blas}
 
 
