@@ -37,7 +37,7 @@ from scratchnet.parallel import DataParallel, check_threads, usable_cores
 from scratchnet.plots import plot_history
 
 PEAK_LR = {"cnn_lstm": 0.02, "cnn": 0.02, "cnn_nolrn": 0.02, "lstm": 0.05, "gru": 0.05}
-# --small: a subset that trains in about two minutes on two cores
+# --small: a subset that trains in about a minute on two cores
 # (smaller batches: more steps in the same time, which a short run needs more than a smooth gradient)
 SMALL = {"train_size": 5000, "test_size": 1000, "val_size": 500, "epochs": 6, "batch_size": 64, "warmup_steps": 20}
 # Purposes of the derived random generators
@@ -341,7 +341,7 @@ def build_parser():
     parser.add_argument("--small", action="store_true",
                         help=f"a quick run: {SMALL['train_size']} training and {SMALL['test_size']} test images, "
                              f"{SMALL['val_size']} held out, {SMALL['epochs']} epochs of batches of "
-                             f"{SMALL['batch_size']}, {SMALL['warmup_steps']} warm-up steps (under two minutes on two cores)")
+                             f"{SMALL['batch_size']}, {SMALL['warmup_steps']} warm-up steps (about a minute on two cores)")
     parser.add_argument("--epochs", type=_positive_int, help="epochs; the learning rate reaches zero at the last "
                                                              f"(default 30, or {SMALL['epochs']} with --small)")
     parser.add_argument("--batch-size", type=_positive_int, help="images per SGD step (default 128, or 64 with --small)")
