@@ -49,7 +49,12 @@ def run_config(model, seed, epochs, small):
     return Config(model=model, seed=seed, epochs=epochs, val_size=0)
 
 
-def run_one(config, folder, data_dir, label, runs_left, threads):
+def unfinished(plan, runs):
+    """The (model, seed) pairs of ``plan`` without a finished run (a summary.json) in ``runs``."""
+    return [(model, seed) for model, seed in plan if not (runs / f"{model}-seed{seed}" / "summary.json").is_file()]
+
+
+def run_one(config, folder, data_dir, label, runs_after, threads):
     """Train (or resume, or skip) one run; returns its summary."""
     summary_path = folder / "summary.json"
     if summary_path.is_file():
@@ -62,10 +67,12 @@ def run_one(config, folder, data_dir, label, runs_left, threads):
         print(f"{label}: resuming at epoch {trainer.epoch + 1}", flush=True)
 
     def report(trainer, row):
-        per_epoch = trainer.wall_seconds / trainer.epoch
-        left = per_epoch * (config.epochs - trainer.epoch) + per_epoch * config.epochs * runs_left
+        # only this run's time is estimated: the other rows train at other speeds
+        left = trainer.wall_seconds / trainer.epoch * (config.epochs - trainer.epoch)
+        after = f"{runs_after} more run{'s' * (runs_after != 1)} to train after it" if runs_after else "the last run"
         print(f"{label}: epoch {row['epoch']}/{config.epochs}, train accuracy {row['train_accuracy']:.3f}, "
-              f"test accuracy {row['test_accuracy']:.3f}, about {left / 60:.0f} min left", flush=True)
+              f"test accuracy {row['test_accuracy']:.3f}, about {left / 60:.0f} min left in this run, {after}",
+              flush=True)
 
     return trainer.train(on_epoch_end=report)
 
@@ -203,7 +210,8 @@ def main(argv=None):
                 print(f"{label}: not finished, left out of the table", flush=True)
             continue
         try:
-            summary = run_one(config, runs / f"{model}-seed{seed}", root, label, runs_left=len(plan) - k - 1,
+            summary = run_one(config, runs / f"{model}-seed{seed}", root, label,
+                              runs_after=len(unfinished(plan[k + 1:], runs)),
                               threads=args.threads or default_threads(model))
         except ValueError as error:  # e.g. a folder holding a run with other options
             print(f"error: {label}: {error}", file=sys.stderr)

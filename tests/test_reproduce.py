@@ -11,7 +11,9 @@ def test_small_reproduce_writes_the_table_and_resumes(tmp_path, cifar_root, caps
             "--data-dir", str(cifar_root), "--threads", "1"]
     assert reproduce.main(argv) == 0
     first = capsys.readouterr().out
-    assert "[run 1/2] lstm seed 0: epoch 1/1" in first and "min left" in first
+    assert "[run 1/2] lstm seed 0: epoch 1/1" in first
+    assert "min left in this run, 1 more run to train after it" in first
+    assert "[run 2/2] gru seed 0: epoch 1/1" in first and "min left in this run, the last run" in first
 
     table = json.loads((tmp_path / "results" / "table1.json").read_text())
     assert set(table["rows"]) == {"lstm", "gru"}
@@ -40,6 +42,16 @@ def test_small_reproduce_writes_the_table_and_resumes(tmp_path, cifar_root, caps
     third = capsys.readouterr().out
     assert third.count("not finished, left out of the table") == 2 and "epoch 1/1" not in third
     assert json.loads((tmp_path / "results" / "table1.json").read_text())["rows"]["lstm"]["seeds"] == 1
+
+
+def test_the_time_left_counts_only_runs_still_to_train(tmp_path):
+    # Finished runs are skipped, so the progress line must not count them as work ahead.
+    for finished in ("cnn-seed1", "gru-seed0"):
+        (tmp_path / finished).mkdir()
+        (tmp_path / finished / "summary.json").write_text("{}")
+    (tmp_path / "cnn-seed2").mkdir()  # started (a checkpoint, no summary): still to train
+    plan = [("cnn", 0), ("cnn", 1), ("cnn", 2), ("gru", 0), ("cnn_lstm", 0)]
+    assert reproduce.unfinished(plan, tmp_path) == [("cnn", 0), ("cnn", 2), ("cnn_lstm", 0)]
 
 
 def test_reproduce_resumes_an_unfinished_run(tmp_path, cifar_root, capsys):
