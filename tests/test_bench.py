@@ -17,7 +17,7 @@ from scratchnet.layers.dense import Linear
 from scratchnet.layers.recurrent import LSTM
 from scratchnet.models import build_model
 
-LAYERS = ["conv1", "relu1", "pool1", "lrn", "conv2", "relu2", "pool2", "lstm", "fc"]
+LAYERS = ["conv1", "pool1", "relu1", "lrn", "conv2", "pool2", "relu2", "lstm", "fc"]
 THREADS = min(2, os.cpu_count() or 1)  # the step is also timed split across two threads where there are two
 KERNELS = ["im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
            "avg_pool_backward", "lrn_s", "lrn_dx"]

@@ -91,3 +91,35 @@ def test_unknown_model_and_wrong_images_are_refused():
         model.forward(np.zeros((2, 3, 32, 32), np.float32))
     with pytest.raises(ValueError, match="float64"):
         model.forward(np.zeros((2, 3, 24, 24), np.float64))
+
+
+@pytest.mark.parametrize("name", ["cnn_lstm", "cnn"])
+def test_pooling_before_relu_gives_the_paper_order_bit_for_bit(name):
+    # The models pool before the ReLU where the paper has ReLU then pool (see scratchnet.models).
+    # Whole numbers make exact ties in the windows, positive and not, where the orders could differ.
+    rng = np.random.default_rng(10)
+    model = build_model(name, rng=rng, dtype=np.float64)
+    for conv in ("conv1", "conv2"):
+        weights = model.params[f"{conv}.W"]
+        weights[...] = rng.integers(-1, 2, size=weights.shape)
+    paper = model.replica()  # the same weights, its own caches and grads
+    names = [lname for lname, _ in paper.layers]
+    for pool, relu in (("pool1", "relu1"), ("pool2", "relu2")):
+        i, j = names.index(pool), names.index(relu)
+        if j == i + 1:
+            paper.layers[i], paper.layers[j] = paper.layers[j], paper.layers[i]
+    assert [lname for lname, _ in paper.layers][:3] == ["conv1", "relu1", "pool1"]
+
+    images = rng.integers(-2, 3, size=(4, 3, 24, 24)).astype(np.float64)
+    labels = rng.integers(0, 10, size=4)
+    results = []
+    for net in (model, paper):
+        loss, logits, dlogits = net.loss(images, labels)
+        dimages = net.backward(dlogits)
+        results.append((logits, dimages, {key: grad.copy() for key, grad in net.grads.items()}))
+    (logits, dimages, grads), (paper_logits, paper_dimages, paper_grads) = results
+    np.testing.assert_array_equal(logits, paper_logits)
+    np.testing.assert_array_equal(dimages, paper_dimages)
+    for key in grads:
+        np.testing.assert_array_equal(grads[key], paper_grads[key], err_msg=key)
+    assert np.any(grads["conv1.W"])
