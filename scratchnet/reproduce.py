@@ -49,9 +49,14 @@ def run_config(model, seed, epochs, small):
     return Config(model=model, seed=seed, epochs=epochs, val_size=0)
 
 
+def run_folder(runs, model, seed):
+    """Where one run keeps its checkpoint, metrics and, once finished, its summary.json."""
+    return runs / f"{model}-seed{seed}"
+
+
 def unfinished(plan, runs):
     """The (model, seed) pairs of ``plan`` without a finished run (a summary.json) in ``runs``."""
-    return [(model, seed) for model, seed in plan if not (runs / f"{model}-seed{seed}" / "summary.json").is_file()]
+    return [(model, seed) for model, seed in plan if not (run_folder(runs, model, seed) / "summary.json").is_file()]
 
 
 def run_one(config, folder, data_dir, label, runs_after, threads):
@@ -203,14 +208,14 @@ def main(argv=None):
         config = run_config(model, seed, epochs, args.small)
         label = f"[run {k + 1}/{len(plan)}] {model} seed {seed}"
         if args.report_only:
-            summary_path = runs / f"{model}-seed{seed}" / "summary.json"
+            summary_path = run_folder(runs, model, seed) / "summary.json"
             if summary_path.is_file():
                 summaries.setdefault(model, []).append(json.loads(summary_path.read_text()))
             else:
                 print(f"{label}: not finished, left out of the table", flush=True)
             continue
         try:
-            summary = run_one(config, runs / f"{model}-seed{seed}", root, label,
+            summary = run_one(config, run_folder(runs, model, seed), root, label,
                               runs_after=len(unfinished(plan[k + 1:], runs)),
                               threads=args.threads or default_threads(model))
         except ValueError as error:  # e.g. a folder holding a run with other options
