@@ -21,6 +21,12 @@ work, elementwise and memory-bound, is left out, as is usual):
     backward         2 x forward: the weight gradient and the input gradient, each a
                      product of the forward's size
 
+``WinogradConv2D`` (the models' conv2) is counted as the convolution it computes, by the
+Conv2D formula, although its products do 2.8x fewer multiplications: its GFLOP/s, and a
+step's share of the peak, are effective figures (direct-convolution FLOPs per second), the
+measure that compares with another library's step on the same network. A step could in
+principle pass 100% of this ceiling.
+
 A training step needs no gradient with respect to the images, so the input gradient of the
 first layer with weights is not counted (the usual convention). For the CNN-LSTM this gives
 about 126 MFLOP per image, 70% of it in conv2. A step's ``share_of_peak`` is its GFLOP/s
@@ -52,6 +58,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from scratchnet.gradcheck import relative_error
 from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
 from scratchnet.kernels.lrn import lrn_dx, lrn_dx_reference, lrn_s, lrn_s_reference
+from scratchnet.kernels import winograd
 from scratchnet.kernels.pool import (
     avg_pool_backward, avg_pool_backward_reference, avg_pool_forward, avg_pool_forward_reference,
     max_pool_backward, max_pool_backward_reference, max_pool_forward, max_pool_forward_reference,
@@ -174,7 +181,9 @@ def bench_train_steps(models, batch_size, repeats, warmup, peak, threads=1):
 def bench_layers(batch_size, repeats, warmup):
     """Forward and backward of each layer of the CNN-LSTM, on the input it gets in the model.
 
-    As in training, the first layer's backward computes no gradient for the images.
+    As in training, the first layer's backward computes no gradient for the images. Also
+    times conv2 computed by im2col (a ``Conv2D`` with the same weights, key ``conv2_im2col``,
+    not part of the step) against the model's Winograd conv2.
     """
     rng = np.random.default_rng(0)
     model = build_model("cnn_lstm", rng=rng)
@@ -184,19 +193,26 @@ def bench_layers(batch_size, repeats, warmup):
         out = layer.forward(x)
         if name != "rows":  # a reshape: moves no numbers
             dout = rng.standard_normal(out.shape, dtype=np.float32)
-            fwd_ms, fwd_spread = timed(lambda: layer.forward(x), repeats, warmup)
-            layer.forward(x)  # backward uses what the last forward kept
-            options = {"input_grad": False} if k == 0 else {}
-            bwd_ms, bwd_spread = timed(lambda: layer.backward(dout, **options), repeats, warmup)
-            forward, backward, input_grad = matmul_flops(layer, x.shape, out.shape)
-            backward -= input_grad if k == 0 else 0
-            results[LAYER_KEYS.get(name, name)] = {
-                "shape": list(x.shape), "fwd_ms": fwd_ms, "bwd_ms": bwd_ms,
-                "fwd_spread_ms": fwd_spread, "bwd_spread_ms": bwd_spread,
-                "gflops": (forward + backward) / ((fwd_ms + bwd_ms) * 1e6) if forward else None,
-            }
+            results[LAYER_KEYS.get(name, name)] = time_layer(layer, x, dout, repeats, warmup, first=k == 0)
+        if name == "conv2":
+            direct = Conv2D(64, 64, 5, padding="same")
+            direct.params = layer.params
+            results["conv2_im2col"] = time_layer(direct, x, dout, repeats, warmup, first=False)
         x = out
     return results
+
+
+def time_layer(layer, x, dout, repeats, warmup, first):
+    """Forward and backward of one layer on ``x``: medians, spreads and GFLOP/s (None without products)."""
+    fwd_ms, fwd_spread = timed(lambda: layer.forward(x), repeats, warmup)
+    layer.forward(x)  # backward uses what the last forward kept
+    options = {"input_grad": False} if first else {}
+    bwd_ms, bwd_spread = timed(lambda: layer.backward(dout, **options), repeats, warmup)
+    forward, backward, input_grad = matmul_flops(layer, x.shape, dout.shape)
+    backward -= input_grad if first else 0
+    return {"shape": list(x.shape), "fwd_ms": fwd_ms, "bwd_ms": bwd_ms,
+            "fwd_spread_ms": fwd_spread, "bwd_spread_ms": bwd_spread,
+            "gflops": (forward + backward) / ((fwd_ms + bwd_ms) * 1e6) if forward else None}
 
 
 def kernel_cases(batch_size, rng):
@@ -211,6 +227,17 @@ def kernel_cases(batch_size, rng):
     lrn = LocalResponseNorm(size=9, k=1.0, alpha=0.001 / 9, beta=0.75)  # the model's constants
     s = lrn_s(a, lrn.size, lrn.k, lrn.alpha)
     scale = s ** -lrn.beta
+    AT, _, BT = winograd.winograd_matrices(2, 5)                        # conv2's F(2 x 2, 5 x 5)
+    V = winograd.input_transform(xp, BT, BT, 2)                         # (36, N * 36 tiles, 64)
+    bias = np.zeros(64, dtype=np.float32)
+    tiles_out = rng.standard_normal((N, 12, 12, 64), dtype=np.float32)  # conv2's output, NHWC
+
+    def output(transform):  # a fresh output each call: the transforms fill (or add into) it
+        return lambda M: transform(M, AT, AT, bias, np.empty((N, 12, 12, 64), np.float32))
+
+    def input_adjoint(transform):
+        return lambda dV: transform(dV, BT, BT, 2, np.zeros(xp.shape, np.float32))
+
     return [
         ("im2col", xp.shape, im2col_reference, im2col, (xp, 5, 5, 1, 1)),
         ("col2im", cols.shape, col2im_reference, col2im, (cols, xp.shape, 5, 5, 1, 1)),
@@ -221,6 +248,13 @@ def kernel_cases(batch_size, rng):
          (out, 24, 24, 3, 3, 2, 2, 0, 0)),
         ("lrn_s", a.shape, lrn_s_reference, lrn_s, (a, lrn.size, lrn.k, lrn.alpha)),
         ("lrn_dx", a.shape, lrn_dx_reference, lrn_dx, (a, a, s, scale, lrn.size, lrn.alpha, lrn.beta)),
+        ("winograd_input", xp.shape, winograd.input_transform_reference, winograd.input_transform, (xp, BT, BT, 2)),
+        ("winograd_output", V.shape, output(winograd.output_transform_reference), output(winograd.output_transform),
+         (V,)),
+        ("winograd_output_adjoint", tiles_out.shape, winograd.output_transform_adjoint_reference,
+         winograd.output_transform_adjoint, (tiles_out, AT, AT)),
+        ("winograd_input_adjoint", V.shape, input_adjoint(winograd.input_transform_adjoint_reference),
+         input_adjoint(winograd.input_transform_adjoint), (V,)),
     ]
 
 
@@ -325,7 +359,9 @@ def report(result):
                   f"{'' if step else ': not measured'})",
               f"{'layer':<7} {'input':<18} {'forward':>8} {'backward':>8} {'GFLOP/s':>8} {'of step':>8}"]
     cheap = 0.0
-    for name, s in result["layers"].items():
+    layers = dict(result["layers"])
+    direct = layers.pop("conv2_im2col")
+    for name, s in layers.items():
         both = s["fwd_ms"] + s["bwd_ms"]
         cheap += both if name.startswith(CHEAP_LAYERS) else 0.0
         gflops = f"{s['gflops']:8.1f}" if s["gflops"] else f"{'-':>8}"
@@ -333,11 +369,15 @@ def report(result):
         lines.append(f"{name:<7} {str(tuple(s['shape'])):<18} {s['fwd_ms']:8.2f} {s['bwd_ms']:8.2f} {gflops} {share}")
     if step:
         lines.append(f"ReLU, pooling and LRN together: {cheap / step['ms']:.1%} of the step (issue 5 target: < 10%)")
+    winograd_ms = layers["conv2"]["fwd_ms"] + layers["conv2"]["bwd_ms"]
+    lines.append(f"conv2 is WinogradConv2D, its GFLOP/s counted as direct convolution; conv2_im2col (Conv2D, same "
+                 f"weights): {direct['fwd_ms']:.2f} + {direct['bwd_ms']:.2f} ms, "
+                 f"{(direct['fwd_ms'] + direct['bwd_ms']) / winograd_ms:.2f}x Winograd's time")
 
     lines += ["", "Kernels: plain NumPy reference (naive) against Numba (fast), same input",
-              f"{'kernel':<18} {'input':<18} {'naive ms':>9} {'fast ms':>8} {'speed-up':>8} {'rel. error':>10}"]
+              f"{'kernel':<24} {'input':<18} {'naive ms':>9} {'fast ms':>8} {'speed-up':>8} {'rel. error':>10}"]
     for name, k in result["kernels"].items():
-        lines.append(f"{name:<18} {str(tuple(k['shape'])):<18} {k['naive_ms']:9.2f} {k['fast_ms']:8.2f} "
+        lines.append(f"{name:<24} {str(tuple(k['shape'])):<18} {k['naive_ms']:9.2f} {k['fast_ms']:8.2f} "
                      f"{k['speedup']:7.1f}x {k['relative_error']:10.1e}")
     return "\n".join(lines)
 

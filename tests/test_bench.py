@@ -17,10 +17,11 @@ from scratchnet.layers.dense import Linear
 from scratchnet.layers.recurrent import LSTM
 from scratchnet.models import build_model
 
-LAYERS = ["conv1", "pool1", "relu1", "lrn", "conv2", "pool2", "relu2", "lstm", "fc"]
+LAYERS = ["conv1", "pool1", "relu1", "lrn", "conv2", "conv2_im2col", "pool2", "relu2", "lstm", "fc"]
 THREADS = min(2, os.cpu_count() or 1)  # the step is also timed split across two threads where there are two
 KERNELS = ["im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
-           "avg_pool_backward", "lrn_s", "lrn_dx"]
+           "avg_pool_backward", "lrn_s", "lrn_dx", "winograd_input", "winograd_output", "winograd_output_adjoint",
+           "winograd_input_adjoint"]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,8 @@ def test_layers_and_kernels_are_all_timed(quick_run):
         assert layer["fwd_ms"] > 0 and layer["bwd_ms"] > 0, name
         assert layer["shape"][0] == result["batch_size"]
         # GFLOP/s only where there are matrix products to count
-        assert (layer["gflops"] is not None and layer["gflops"] > 0) == (name in ("conv1", "conv2", "lstm", "fc"))
+        with_products = name in ("conv1", "conv2", "conv2_im2col", "lstm", "fc")
+        assert (layer["gflops"] is not None and layer["gflops"] > 0) == with_products
     assert result["layers"]["conv2"]["shape"] == [result["batch_size"], 64, 12, 12]
     assert result["layers"]["lstm"]["shape"] == [result["batch_size"], 48, 48]
     assert list(result["kernels"]) == KERNELS

@@ -11,13 +11,14 @@ from scratchnet.layers.losses import softmax, softmax_cross_entropy
 from scratchnet.layers.lrn import LocalResponseNorm
 from scratchnet.layers.penalties import l1_penalty, l2_penalty
 from scratchnet.layers.pool import AvgPool2D, MaxPool2D
+from scratchnet.layers.winograd import WinogradConv2D
 from scratchnet.layers.recurrent import (
     GRU, LSTM, RNN, gru_step_backward, gru_step_forward, lstm_step_backward, lstm_step_forward,
     rnn_step_backward, rnn_step_forward,
 )
 
 __all__ = [
-    "Conv2D", "MaxPool2D", "AvgPool2D", "LocalResponseNorm", "Linear", "ReLU", "Flatten", "Reshape",
+    "Conv2D", "WinogradConv2D", "MaxPool2D", "AvgPool2D", "LocalResponseNorm", "Linear", "ReLU", "Flatten", "Reshape",
     "LSTM", "GRU", "RNN", "lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward",
     "rnn_step_forward", "rnn_step_backward", "softmax", "softmax_cross_entropy", "l1_penalty", "l2_penalty",
 ]

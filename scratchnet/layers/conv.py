@@ -79,20 +79,8 @@ class Conv2D(Layer):
 
     def forward(self, x):
         F, C, kh, kw = self.params["W"].shape
-        wanted = f"(N, {C}, H, W)"
-        check_input(x, self.where, wanted, ndim=4, dtype=self.dtype)
-        if x.shape[1] != C:
-            raise ValueError(f"{self.where}: got an array of shape {x.shape}, wanted {wanted} "
-                             f"({C} input channels)")
-        check_finite(x, self.where)
-        N, _, H, W = x.shape
-        where = f"{self.where} on input of shape {x.shape}"
-        oh, top, bottom = resolve_padding(H, kh, self.sh, self.padding, where)
-        ow, left, right = resolve_padding(W, kw, self.sw, self.padding, where)
-
-        # zero-padded and channels-last, so that each window row is one contiguous run
-        xp = np.zeros((N, top + H + bottom, left + W + right, C), dtype=x.dtype)
-        xp[:, top:top + H, left:left + W, :] = x.transpose(0, 2, 3, 1)
+        xp, corner, (oh, ow) = self._padded_input(x)
+        N = len(x)
         Wmat = self._weight_matrix()
         out = np.empty((N, oh * ow, F), dtype=x.dtype)
         blocks = self._blocks(N, oh * ow * kh * kw * C * x.itemsize)
@@ -100,7 +88,7 @@ class Conv2D(Layer):
             cols = im2col(xp[block], kh, kw, self.sh, self.sw)         # (n*oh*ow, kh*kw*C)
             np.matmul(cols, Wmat, out=out[block].reshape(-1, F))       # (n*oh*ow, F)
         out += self.params["b"]
-        self.cache = (x.shape, xp, (top, left), (oh, ow), blocks)
+        self.cache = (x.shape, xp, corner, (oh, ow), blocks)
         return np.ascontiguousarray(out.reshape(N, oh, ow, F).transpose(0, 3, 1, 2))
 
     def backward(self, dout, input_grad=True):
@@ -123,6 +111,28 @@ class Conv2D(Layer):
         if not input_grad:
             return None
         return np.ascontiguousarray(dxp[:, top:top + H, left:left + W, :].transpose(0, 3, 1, 2))
+
+    def _padded_input(self, x, multiple=1):
+        """Check x; return it zero-padded and channels-last, ``(top, left)`` and ``(oh, ow)``.
+
+        Each window row of the padded input is one contiguous run. ``multiple``: extra zero rows
+        and columns at the bottom and right, so that the output would round up to a multiple of it.
+        """
+        F, C, kh, kw = self.params["W"].shape
+        wanted = f"(N, {C}, H, W)"
+        check_input(x, self.where, wanted, ndim=4, dtype=self.dtype)
+        if x.shape[1] != C:
+            raise ValueError(f"{self.where}: got an array of shape {x.shape}, wanted {wanted} "
+                             f"({C} input channels)")
+        check_finite(x, self.where)
+        N, _, H, W = x.shape
+        where = f"{self.where} on input of shape {x.shape}"
+        oh, top, bottom = resolve_padding(H, kh, self.sh, self.padding, where)
+        ow, left, right = resolve_padding(W, kw, self.sw, self.padding, where)
+        bottom, right = bottom + (-oh) % multiple, right + (-ow) % multiple
+        xp = np.zeros((N, top + H + bottom, left + W + right, C), dtype=x.dtype)
+        xp[:, top:top + H, left:left + W, :] = x.transpose(0, 2, 3, 1)
+        return xp, (top, left), (oh, ow)
 
     @staticmethod
     def _blocks(N, cols_bytes_per_image):

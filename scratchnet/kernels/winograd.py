@@ -1,0 +1,289 @@
+"""Winograd's minimal filtering: a convolution with fewer multiplications (Lavin & Gray, 2016).
+
+One dimension first. Two outputs of a 3-tap correlation, y_i = sum_k g_k d_{i+k}, cost six
+multiplications done directly; Winograd's F(2, 3) gets them from four:
+
+    y = A^T [(G g) * (B^T d)]          d: 4 inputs, g: 3 taps, y: 2 outputs, * elementwise
+
+In general F(m, r) gives m outputs of an r-tap filter from a tile of a = m + r - 1 inputs
+with a multiplications instead of m * r. The matrices come from polynomial multiplication:
+the product c(z) = u(z) g(z) of a degree m-1 and a degree r-1 polynomial has a
+coefficients, so it is fixed by its values at a points; evaluate both factors there,
+multiply the values (the a multiplications), and interpolate back. Correlation is the
+transpose of that bilinear map, which gives, with V_k the a x k matrix that evaluates a
+polynomial of k coefficients at the points (rows [1, p, p^2, ...], and one row for the
+point at infinity that picks the leading coefficient):
+
+    A^T = V_m^T            G = V_r            B^T = (V_a^{-1})^T
+
+``winograd_matrices`` computes them exactly (Python's fractions) from the points 0, 1, -1,
+2, -2, 1/2, -1/2 and infinity; small points keep float32 rounding small.
+
+Two dimensions nest the one-dimensional form. An a x a input tile d and an r x r filter g
+give an m x m output tile; summed over the input channels c:
+
+    Y = A^T [ sum_c (G g_c G^T) * (B^T d_c B) ] A
+
+With U = G g G^T (each filter, once per step) and V = B^T d B (each tile of the input),
+the sum over c at each of the a x a positions (xi, nu) is a matrix product over all tiles:
+
+    M[xi, nu] = V[xi, nu] @ U[xi, nu]       (tiles, C) @ (C, F) -> (tiles, F)
+
+For the paper's conv2 (5 x 5, F(2 x 2, 5 x 5), a = 6) that is 36 multiplications per
+channel pair and output tile of 4 pixels, against 100 done directly: 2.8x fewer.
+
+The kernels below move between images and tiles (the matrix products are the layer's,
+``scratchnet.layers.winograd``). Tiles step by m over the padded NHWC input, so input
+tiles overlap by r - 1 and output tiles do not:
+
+    input_transform            V[(xi, nu), (n, ty, tx), c] = (B^T d B)[xi, nu],  d = xp[n, m ty : m ty + a, m tx : m tx + a, c]
+    output_transform           out[n, m ty : m ty + m, m tx : m tx + m, f] = bias[f] + A^T M[:, :, (n, ty, tx), f] A
+    output_transform_adjoint   dM = A dY A^T for every output tile (the backward of output_transform)
+    input_transform_adjoint    dxp += B dV B^T on every input tile (the backward of input_transform;
+                               overlapping tiles add up, as col2im does)
+
+Each has a plain NumPy twin (``*_reference``) with the same signature, for reading and for
+the tests that compare the two. The Numba kernels keep the channel (or filter) axis
+innermost, where it is contiguous and vectorises, and skip the zeros of the small matrices.
+
+Reference: A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural Networks",
+CVPR 2016; S. Winograd, "Arithmetic Complexity of Computations", SIAM 1980.
+"""
+
+from fractions import Fraction
+
+import numpy as np
+from numba import njit
+
+POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2))
+MAX_TILE = len(POINTS) + 1  # a = m + r - 1 points, the last one at infinity
+
+
+def _evaluation(points, k):
+    """The len(points) + 1 by k matrix that evaluates a polynomial of k coefficients at each point and at infinity."""
+    return [[Fraction(p) ** j for j in range(k)] for p in points] + [[Fraction(int(j == k - 1)) for j in range(k)]]
+
+
+def _inverse(matrix):
+    """Exact inverse of a square matrix of Fractions (Gauss-Jordan)."""
+    n = len(matrix)
+    rows = [list(row) + [Fraction(int(i == j)) for j in range(n)] for i, row in enumerate(matrix)]
+    for col in range(n):
+        pivot = next(r for r in range(col, n) if rows[r][col] != 0)
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        rows[col] = [v / rows[col][col] for v in rows[col]]
+        for r in range(n):
+            if r != col and rows[r][col] != 0:
+                rows[r] = [a - rows[r][col] * b for a, b in zip(rows[r], rows[col])]
+    return [row[n:] for row in rows]
+
+
+def winograd_matrices(m, r):
+    """``(AT, G, BT)`` of F(m, r) as float64 arrays: AT (m, a), G (a, r), BT (a, a), a = m + r - 1."""
+    a = m + r - 1
+    if m < 1 or r < 1 or a > MAX_TILE:
+        raise ValueError(f"winograd_matrices: F({m}, {r}) needs a tile of {a} points; "
+                         f"m and r must be positive with m + r - 1 <= {MAX_TILE}")
+    points = POINTS[:a - 1]
+    AT = np.array(_evaluation(points, m), dtype=np.float64).T
+    G = np.array(_evaluation(points, r), dtype=np.float64)
+    BT = np.array(_inverse(_evaluation(points, a)), dtype=np.float64).T
+    return AT, G, BT
+
+
+# ------------------------------------------------------------------ plain NumPy references
+
+def _tiles(xp, ah, aw, m):
+    """View of every a x a input tile: (N, th, tw, C, ah, aw), tiles stepping by m."""
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (ah, aw), axis=(1, 2))
+    return windows[:, ::m, ::m]
+
+
+def input_transform_reference(xp, BTh, BTw, m):
+    """Plain NumPy: V (ah*aw, N*th*tw, C) of the padded NHWC input ``xp``. Same contract as ``input_transform``."""
+    ah, aw = BTh.shape[0], BTw.shape[0]
+    V = np.einsum("xp,ntscpq,yq->xyntsc", BTh, _tiles(xp, ah, aw, m), BTw)
+    return V.reshape(ah * aw, -1, xp.shape[3])
+
+
+def output_transform_reference(M, ATh, ATw, bias, out):
+    """Plain NumPy: fill ``out`` (N, m*th, m*tw, F) from M (ah*aw, N*th*tw, F) and return it."""
+    (m, ah), aw = ATh.shape, ATw.shape[1]
+    N, OH, OW, F = out.shape
+    tiles = M.reshape(ah, aw, N, OH // m, OW // m, F)
+    Y = np.einsum("ix,jy,xyntsf->ntisjf", ATh, ATw, tiles)
+    out[...] = Y.reshape(N, OH, OW, F) + bias
+    return out
+
+
+def output_transform_adjoint_reference(dout, ATh, ATw):
+    """Plain NumPy: dM (ah*aw, N*th*tw, F) from dout (N, m*th, m*tw, F). Same contract as the fast one."""
+    (m, ah), aw = ATh.shape, ATw.shape[1]
+    N, OH, OW, F = dout.shape
+    tiles = dout.reshape(N, OH // m, m, OW // m, m, F)
+    return np.einsum("ix,jy,ntisjf->xyntsf", ATh, ATw, tiles).reshape(ah * aw, -1, F)
+
+
+def input_transform_adjoint_reference(dV, BTh, BTw, m, dxp):
+    """Plain NumPy: add B dV B^T of every tile into ``dxp`` (N, Hp, Wp, C) and return it."""
+    ah, aw = BTh.shape[0], BTw.shape[0]
+    N, Hp, Wp, C = dxp.shape
+    th, tw = (Hp - ah) // m + 1, (Wp - aw) // m + 1
+    dtiles = np.einsum("xp,yq,xyntsc->ntspqc", BTh, BTw, dV.reshape(ah, aw, N, th, tw, C))
+    for p in range(ah):
+        for q in range(aw):
+            dxp[:, p:p + m * (th - 1) + 1:m, q:q + m * (tw - 1) + 1:m, :] += dtiles[:, :, :, p, q, :]
+    return dxp
+
+
+# ------------------------------------------------------------------ the fast versions
+# The wrappers cast the matrices to the data's dtype: float64 constants in a float32 loop
+# would turn every multiplication into float64 and stop vectorisation.
+
+def input_transform(xp, BTh, BTw, m):
+    """V (ah*aw, N*th*tw, C): B^T d B of every a x a tile d of the padded NHWC input ``xp``."""
+    N, Hp, Wp, C = xp.shape
+    ah, aw = BTh.shape[0], BTw.shape[0]
+    th, tw = (Hp - ah) // m + 1, (Wp - aw) // m + 1
+    V = np.empty((ah * aw, N * th * tw, C), dtype=xp.dtype)
+    _input_transform(np.ascontiguousarray(xp), BTh.astype(xp.dtype), BTw.astype(xp.dtype), m, V)
+    return V
+
+
+def output_transform(M, ATh, ATw, bias, out):
+    """Fill ``out`` (N, m*th, m*tw, F) with bias + A^T M A of every tile, and return it."""
+    _output_transform(np.ascontiguousarray(M), ATh.astype(M.dtype), ATw.astype(M.dtype), bias.astype(M.dtype), out)
+    return out
+
+
+def output_transform_adjoint(dout, ATh, ATw):
+    """dM (ah*aw, N*th*tw, F): A dY A^T of every m x m tile dY of ``dout`` (N, m*th, m*tw, F)."""
+    N, OH, OW, F = dout.shape
+    m, ah = ATh.shape
+    aw = ATw.shape[1]
+    dM = np.empty((ah * aw, N * (OH // m) * (OW // m), F), dtype=dout.dtype)
+    _output_transform_adjoint(np.ascontiguousarray(dout), ATh.astype(dout.dtype), ATw.astype(dout.dtype), dM)
+    return dM
+
+
+def input_transform_adjoint(dV, BTh, BTw, m, dxp):
+    """Add B dV B^T of every tile into ``dxp`` (N, Hp, Wp, C), where its tile lies; return dxp."""
+    _input_transform_adjoint(np.ascontiguousarray(dV), BTh.astype(dV.dtype), BTw.astype(dV.dtype), m, dxp)
+    return dxp
+
+
+@njit(cache=True, nogil=True)
+def _input_transform(xp, BTh, BTw, m, V):
+    N, Hp, Wp, C = xp.shape
+    ah, aw = BTh.shape[0], BTw.shape[0]
+    th, tw = (Hp - ah) // m + 1, (Wp - aw) // m + 1
+    rows = np.empty((ah, aw, C), dtype=xp.dtype)  # B^T d: the tile's columns transformed
+    for n in range(N):
+        for ty in range(th):
+            for tx in range(tw):
+                tile = (n * th + ty) * tw + tx
+                rows[:] = 0
+                for xi in range(ah):
+                    for p in range(ah):
+                        w = BTh[xi, p]
+                        if w != 0:
+                            for q in range(aw):
+                                for c in range(C):
+                                    rows[xi, q, c] += w * xp[n, m * ty + p, m * tx + q, c]
+                for xi in range(ah):
+                    for nu in range(aw):
+                        v = V[xi * aw + nu, tile]
+                        v[:] = 0
+                        for q in range(aw):
+                            w = BTw[nu, q]
+                            if w != 0:
+                                for c in range(C):
+                                    v[c] += w * rows[xi, q, c]
+
+
+@njit(cache=True, nogil=True)
+def _output_transform(M, ATh, ATw, bias, out):
+    N, OH, OW, F = out.shape
+    m, ah = ATh.shape
+    aw = ATw.shape[1]
+    th, tw = OH // m, OW // m
+    rows = np.empty((m, aw, F), dtype=out.dtype)  # A^T M: the tile's columns transformed
+    for n in range(N):
+        for ty in range(th):
+            for tx in range(tw):
+                tile = (n * th + ty) * tw + tx
+                rows[:] = 0
+                for i in range(m):
+                    for xi in range(ah):
+                        w = ATh[i, xi]
+                        if w != 0:
+                            for nu in range(aw):
+                                for f in range(F):
+                                    rows[i, nu, f] += w * M[xi * aw + nu, tile, f]
+                for i in range(m):
+                    for j in range(m):
+                        y = out[n, m * ty + i, m * tx + j]
+                        y[:] = bias
+                        for nu in range(aw):
+                            w = ATw[j, nu]
+                            if w != 0:
+                                for f in range(F):
+                                    y[f] += w * rows[i, nu, f]
+
+
+@njit(cache=True, nogil=True)
+def _output_transform_adjoint(dout, ATh, ATw, dM):
+    N, OH, OW, F = dout.shape
+    m, ah = ATh.shape
+    aw = ATw.shape[1]
+    th, tw = OH // m, OW // m
+    rows = np.empty((ah, m, F), dtype=dout.dtype)  # A dY: the tile's columns transformed back
+    for n in range(N):
+        for ty in range(th):
+            for tx in range(tw):
+                tile = (n * th + ty) * tw + tx
+                rows[:] = 0
+                for xi in range(ah):
+                    for i in range(m):
+                        w = ATh[i, xi]
+                        if w != 0:
+                            for j in range(m):
+                                for f in range(F):
+                                    rows[xi, j, f] += w * dout[n, m * ty + i, m * tx + j, f]
+                for xi in range(ah):
+                    for nu in range(aw):
+                        d = dM[xi * aw + nu, tile]
+                        d[:] = 0
+                        for j in range(m):
+                            w = ATw[j, nu]
+                            if w != 0:
+                                for f in range(F):
+                                    d[f] += w * rows[xi, j, f]
+
+
+@njit(cache=True, nogil=True)
+def _input_transform_adjoint(dV, BTh, BTw, m, dxp):
+    N, Hp, Wp, C = dxp.shape
+    ah, aw = BTh.shape[0], BTw.shape[0]
+    th, tw = (Hp - ah) // m + 1, (Wp - aw) // m + 1
+    rows = np.empty((ah, aw, C), dtype=dxp.dtype)  # dV B^T: the tile's rows transformed back
+    for n in range(N):
+        for ty in range(th):
+            for tx in range(tw):
+                tile = (n * th + ty) * tw + tx
+                rows[:] = 0
+                for xi in range(ah):
+                    for nu in range(aw):
+                        d = dV[xi * aw + nu, tile]
+                        for q in range(aw):
+                            w = BTw[nu, q]
+                            if w != 0:
+                                for c in range(C):
+                                    rows[xi, q, c] += w * d[c]
+                for p in range(ah):
+                    for xi in range(ah):
+                        w = BTh[xi, p]
+                        if w != 0:
+                            for q in range(aw):
+                                for c in range(C):
+                                    dxp[n, m * ty + p, m * tx + q, c] += w * rows[xi, q, c]
