@@ -149,6 +149,19 @@ def test_kernels_equal_references(case, dtype, ties):
                                rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("H, W, stride, padding", [(24, 24, 2, "same"), (12, 12, 2, "same"), (7, 5, 1, 1),
+                                                   (6, 9, 3, 0), (3, 3, 1, 0)])
+def test_3x3_windows_take_the_same_winners_as_the_reference(H, W, stride, padding):
+    # the kernel scans whole 3 x 3 windows with constant bounds (the paper's pools), others in general:
+    # whole numbers full of ties check that both keep the first in row-major order
+    x = np.random.default_rng(H * W + stride).integers(-2, 3, size=(2, 3, H, W)).astype(np.float32)
+    kh, kw, sh, sw, top, left, oh, ow = geometry((2, 3, H, W, (3, 3), stride, padding, 0))
+    out, argmax = kernels.max_pool_forward(x, kh, kw, sh, sw, top, left, oh, ow)
+    out_ref, argmax_ref = kernels.max_pool_forward_reference(x, kh, kw, sh, sw, top, left, oh, ow)
+    np.testing.assert_array_equal(out, out_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
+
+
 # ------------------------------------------------------------------ gradients
 
 @given(case=pool_cases(), Pool=st.sampled_from([MaxPool2D, AvgPool2D]))

@@ -131,16 +131,26 @@ def _max_pool_forward(x, kh, kw, sh, sw, top, left, out, argmax):
     _, _, oh, ow = out.shape
     for n in range(N):
         for c in range(C):
+            plane = x[n, c]
             for i in range(oh):
                 r0, r1 = _clip_jit(i, sh, top, kh, H)
                 for j in range(ow):
                     c0, c1 = _clip_jit(j, sw, left, kw, W)
-                    best, where = x[n, c, r0, c0], r0 * W + c0
-                    for dr in range(r1 - r0):
-                        for dq in range(c1 - c0):
-                            r, q = r0 + dr, c0 + dq
-                            if x[n, c, r, q] > best:  # strict: the first of equal values wins
-                                best, where = x[n, c, r, q], r * W + q
+                    best, where = plane[r0, c0], r0 * W + c0
+                    if kh == 3 and kw == 3 and r1 - r0 == 3 and c1 - c0 == 3:
+                        # the paper's 3 x 3 window, wholly inside: the same scan with constant
+                        # bounds, which the compiler unrolls (1.7x faster on the paper's pools)
+                        for dr in range(3):
+                            for dq in range(3):
+                                r, q = r0 + dr, c0 + dq
+                                if plane[r, q] > best:
+                                    best, where = plane[r, q], r * W + q
+                    else:
+                        for dr in range(r1 - r0):
+                            for dq in range(c1 - c0):
+                                r, q = r0 + dr, c0 + dq
+                                if plane[r, q] > best:  # strict: the first of equal values wins
+                                    best, where = plane[r, q], r * W + q
                     out[n, c, i, j] = best
                     argmax[n, c, i, j] = where
 
