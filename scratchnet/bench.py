@@ -195,7 +195,8 @@ def bench_layers(batch_size, repeats, warmup):
             dout = rng.standard_normal(out.shape, dtype=np.float32)
             results[LAYER_KEYS.get(name, name)] = time_layer(layer, x, dout, repeats, warmup, first=k == 0)
         if name == "conv2":
-            direct = Conv2D(64, 64, 5, padding="same")
+            F, C, kh, kw = layer.params["W"].shape
+            direct = Conv2D(C, F, (kh, kw), padding=layer.padding)
             direct.params = layer.params
             results["conv2_im2col"] = time_layer(direct, x, dout, repeats, warmup, first=False)
         x = out
@@ -360,7 +361,7 @@ def report(result):
               f"{'layer':<7} {'input':<18} {'forward':>8} {'backward':>8} {'GFLOP/s':>8} {'of step':>8}"]
     cheap = 0.0
     layers = dict(result["layers"])
-    direct = layers.pop("conv2_im2col")
+    direct = layers.pop("conv2_im2col", None)  # absent from history lines before it was timed
     for name, s in layers.items():
         both = s["fwd_ms"] + s["bwd_ms"]
         cheap += both if name.startswith(CHEAP_LAYERS) else 0.0
@@ -369,10 +370,11 @@ def report(result):
         lines.append(f"{name:<7} {str(tuple(s['shape'])):<18} {s['fwd_ms']:8.2f} {s['bwd_ms']:8.2f} {gflops} {share}")
     if step:
         lines.append(f"ReLU, pooling and LRN together: {cheap / step['ms']:.1%} of the step (issue 5 target: < 10%)")
-    winograd_ms = layers["conv2"]["fwd_ms"] + layers["conv2"]["bwd_ms"]
-    lines.append(f"conv2 is WinogradConv2D, its GFLOP/s counted as direct convolution; conv2_im2col (Conv2D, same "
-                 f"weights): {direct['fwd_ms']:.2f} + {direct['bwd_ms']:.2f} ms, "
-                 f"{(direct['fwd_ms'] + direct['bwd_ms']) / winograd_ms:.2f}x Winograd's time")
+    if direct:
+        winograd_ms = layers["conv2"]["fwd_ms"] + layers["conv2"]["bwd_ms"]
+        lines.append(f"conv2 is WinogradConv2D, its GFLOP/s counted as direct convolution; conv2_im2col (Conv2D, "
+                     f"same weights): {direct['fwd_ms']:.2f} + {direct['bwd_ms']:.2f} ms, "
+                     f"{(direct['fwd_ms'] + direct['bwd_ms']) / winograd_ms:.2f}x Winograd's time")
 
     lines += ["", "Kernels: plain NumPy reference (naive) against Numba (fast), same input",
               f"{'kernel':<24} {'input':<18} {'naive ms':>9} {'fast ms':>8} {'speed-up':>8} {'rel. error':>10}"]

@@ -44,10 +44,11 @@ import copy
 
 import numpy as np
 
-from scratchnet.layers import GRU, LSTM, Conv2D, Flatten, Linear, LocalResponseNorm, MaxPool2D, ReLU, Reshape
+from scratchnet.layers import (
+    GRU, LSTM, Conv2D, Flatten, Linear, LocalResponseNorm, MaxPool2D, ReLU, Reshape, WinogradConv2D,
+)
 from scratchnet.layers import softmax, softmax_cross_entropy
 from scratchnet.layers.base import Layer, check_input
-from scratchnet.layers.winograd import WinogradConv2D
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 24, 24)
@@ -144,9 +145,7 @@ def _tutorial_lrn():
     return LocalResponseNorm(size=9, k=1.0, alpha=0.001 / 9, beta=0.75)
 
 
-def _conv(in_channels, rng, dtype):
-    # Winograd where it pays: conv2's 64 input channels; conv1's 3 make its products too thin
-    layer = WinogradConv2D if in_channels >= 16 else Conv2D
+def _conv(in_channels, rng, dtype, layer=Conv2D):
     return layer(in_channels, 64, 5, padding="same", rng=rng, dtype=dtype)
 
 
@@ -157,7 +156,7 @@ def _pool():
 def _cnn_lstm(rng, dtype):
     return [
         ("conv1", _conv(3, rng, dtype)), ("pool1", _pool()), ("relu1", ReLU()), ("norm1", _tutorial_lrn()),
-        ("conv2", _conv(64, rng, dtype)), ("pool2", _pool()), ("relu2", ReLU()),
+        ("conv2", _conv(64, rng, dtype, WinogradConv2D)), ("pool2", _pool()), ("relu2", ReLU()),
         # (N, 64, 6, 6) -> (N, 48, 48): 2304 values per image, map after map, cut into 48 rows
         ("rows", Reshape((48, 48))),
         ("lstm", LSTM(48, HIDDEN_SIZE, rng=rng, dtype=dtype)),
@@ -169,7 +168,8 @@ def _cnn(rng, dtype, lrn=True):
     layers = [
         ("conv1", _conv(3, rng, dtype)), ("pool1", _pool()), ("relu1", ReLU()), ("norm1", _tutorial_lrn()),
         # LRN is not monotone: relu2 stays before it, and pool2 after
-        ("conv2", _conv(64, rng, dtype)), ("relu2", ReLU()), ("norm2", _tutorial_lrn()), ("pool2", _pool()),
+        ("conv2", _conv(64, rng, dtype, WinogradConv2D)), ("relu2", ReLU()), ("norm2", _tutorial_lrn()),
+        ("pool2", _pool()),
         ("flatten", Flatten()),
         ("fc1", Linear(64 * 6 * 6, 384, rng=rng, dtype=dtype)), ("relu3", ReLU()),
         ("fc2", Linear(384, 192, rng=rng, dtype=dtype)), ("relu4", ReLU()),

@@ -87,7 +87,8 @@ def test_alpha_zero_is_a_constant_scale(case):
 def test_kernels_match_references(dtype, data):
     x, c = data.draw(lrn_cases(dtype))
     x = x.reshape(x.shape[0], x.shape[1], -1)
-    dout = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-3, 3, width=32)))
+    # no subnormal dout: one float32 step there is up to 2% of the value, no relative tolerance holds
+    dout = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-3, 3, width=32, allow_subnormal=False)))
     s = lrn_s(x, c["size"], c["k"], c["alpha"])
     s_ref = lrn_s_reference(x, c["size"], c["k"], c["alpha"])
     assert s.dtype == s_ref.dtype == dtype

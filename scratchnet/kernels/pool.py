@@ -137,9 +137,10 @@ def _max_pool_forward(x, kh, kw, sh, sw, top, left, out, argmax):
                 for j in range(ow):
                     c0, c1 = _clip_jit(j, sw, left, kw, W)
                     best, where = plane[r0, c0], r0 * W + c0
-                    if kh == 3 and kw == 3 and r1 - r0 == 3 and c1 - c0 == 3:
-                        # the paper's 3 x 3 window, wholly inside: the same scan with constant
-                        # bounds, which the compiler unrolls (1.7x faster on the paper's pools)
+                    # a strict > in row-major order: the first of equal values wins
+                    if r1 - r0 == 3 and c1 - c0 == 3:
+                        # a 3 x 3 window (the paper's pools): the same scan with constant bounds,
+                        # which the compiler unrolls; 1.5x to 1.7x faster on the paper's shapes
                         for dr in range(3):
                             for dq in range(3):
                                 r, q = r0 + dr, c0 + dq
@@ -149,7 +150,7 @@ def _max_pool_forward(x, kh, kw, sh, sw, top, left, out, argmax):
                         for dr in range(r1 - r0):
                             for dq in range(c1 - c0):
                                 r, q = r0 + dr, c0 + dq
-                                if plane[r, q] > best:  # strict: the first of equal values wins
+                                if plane[r, q] > best:
                                     best, where = plane[r, q], r * W + q
                     out[n, c, i, j] = best
                     argmax[n, c, i, j] = where

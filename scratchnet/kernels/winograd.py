@@ -16,8 +16,9 @@ point at infinity that picks the leading coefficient):
 
     A^T = V_m^T            G = V_r            B^T = (V_a^{-1})^T
 
-``winograd_matrices`` computes them exactly (Python's fractions) from the points 0, 1, -1,
-2, -2, 1/2, -1/2 and infinity; small points keep float32 rounding small.
+``winograd_fractions`` computes them exactly (Python's fractions) from the points 0, 1, -1,
+2, -2, 1/2, -1/2 and infinity, and ``winograd_matrices`` as float64; small points keep
+float32 rounding small.
 
 Two dimensions nest the one-dimensional form. An a x a input tile d and an r x r filter g
 give an m x m output tile; summed over the input channels c:
@@ -78,17 +79,22 @@ def _inverse(matrix):
     return [row[n:] for row in rows]
 
 
-def winograd_matrices(m, r):
-    """``(AT, G, BT)`` of F(m, r) as float64 arrays: AT (m, a), G (a, r), BT (a, a), a = m + r - 1."""
+def winograd_fractions(m, r):
+    """``(AT, G, BT)`` of F(m, r), exactly: lists of rows of Fractions, AT m x a, G a x r, BT a x a."""
     a = m + r - 1
     if m < 1 or r < 1 or a > MAX_TILE:
         raise ValueError(f"winograd_matrices: F({m}, {r}) needs a tile of {a} points; "
                          f"m and r must be positive with m + r - 1 <= {MAX_TILE}")
     points = POINTS[:a - 1]
-    AT = np.array(_evaluation(points, m), dtype=np.float64).T
-    G = np.array(_evaluation(points, r), dtype=np.float64)
-    BT = np.array(_inverse(_evaluation(points, a)), dtype=np.float64).T
+    AT = [list(row) for row in zip(*_evaluation(points, m))]
+    G = _evaluation(points, r)
+    BT = [list(row) for row in zip(*_inverse(_evaluation(points, a)))]
     return AT, G, BT
+
+
+def winograd_matrices(m, r):
+    """``(AT, G, BT)`` of F(m, r) as float64 arrays: AT (m, a), G (a, r), BT (a, a), a = m + r - 1."""
+    return tuple(np.array(M, dtype=np.float64) for M in winograd_fractions(m, r))
 
 
 # ------------------------------------------------------------------ plain NumPy references
@@ -137,8 +143,11 @@ def input_transform_adjoint_reference(dV, BTh, BTw, m, dxp):
 
 
 # ------------------------------------------------------------------ the fast versions
-# The wrappers cast the matrices to the data's dtype: float64 constants in a float32 loop
-# would turn every multiplication into float64 and stop vectorisation.
+
+def _as(matrix, data):
+    """``matrix`` in the dtype of ``data`` (no copy if it is already): float64 constants in a
+    float32 loop would turn every multiplication into float64 and stop vectorisation."""
+    return matrix.astype(data.dtype, copy=False)
 
 def input_transform(xp, BTh, BTw, m):
     """V (ah*aw, N*th*tw, C): B^T d B of every a x a tile d of the padded NHWC input ``xp``."""
@@ -146,13 +155,13 @@ def input_transform(xp, BTh, BTw, m):
     ah, aw = BTh.shape[0], BTw.shape[0]
     th, tw = (Hp - ah) // m + 1, (Wp - aw) // m + 1
     V = np.empty((ah * aw, N * th * tw, C), dtype=xp.dtype)
-    _input_transform(np.ascontiguousarray(xp), BTh.astype(xp.dtype), BTw.astype(xp.dtype), m, V)
+    _input_transform(np.ascontiguousarray(xp), _as(BTh, xp), _as(BTw, xp), m, V)
     return V
 
 
 def output_transform(M, ATh, ATw, bias, out):
     """Fill ``out`` (N, m*th, m*tw, F) with bias + A^T M A of every tile, and return it."""
-    _output_transform(np.ascontiguousarray(M), ATh.astype(M.dtype), ATw.astype(M.dtype), bias.astype(M.dtype), out)
+    _output_transform(np.ascontiguousarray(M), _as(ATh, M), _as(ATw, M), _as(bias, M), out)
     return out
 
 
@@ -162,13 +171,13 @@ def output_transform_adjoint(dout, ATh, ATw):
     m, ah = ATh.shape
     aw = ATw.shape[1]
     dM = np.empty((ah * aw, N * (OH // m) * (OW // m), F), dtype=dout.dtype)
-    _output_transform_adjoint(np.ascontiguousarray(dout), ATh.astype(dout.dtype), ATw.astype(dout.dtype), dM)
+    _output_transform_adjoint(np.ascontiguousarray(dout), _as(ATh, dout), _as(ATw, dout), dM)
     return dM
 
 
 def input_transform_adjoint(dV, BTh, BTw, m, dxp):
     """Add B dV B^T of every tile into ``dxp`` (N, Hp, Wp, C), where its tile lies; return dxp."""
-    _input_transform_adjoint(np.ascontiguousarray(dV), BTh.astype(dV.dtype), BTw.astype(dV.dtype), m, dxp)
+    _input_transform_adjoint(np.ascontiguousarray(dV), _as(BTh, dV), _as(BTw, dV), m, dxp)
     return dxp
 
 

@@ -65,7 +65,7 @@ class Conv2D(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  rng=None, dtype=np.float32):
         super().__init__()
-        self.where = f"Conv2D({in_channels}->{out_channels}, kernel_size={kernel_size})"
+        self.where = f"{type(self).__name__}({in_channels}->{out_channels}, kernel_size={kernel_size})"
         self.kh, self.kw = as_pair(kernel_size, "kernel_size", self.where)
         self.sh, self.sw = as_pair(stride, "stride", self.where)
         self.padding = padding

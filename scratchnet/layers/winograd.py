@@ -18,17 +18,19 @@ and backward is the same chain transposed, step by step:
                dx = B dV B^T, added up where input tiles overlap, then unpadded
 
 For the paper's conv2 (64 -> 64 channels, 5 x 5, 12 x 12 maps) the products take 36
-multiplications per channel pair and output tile where im2col takes 100; measured on one
-core (``python -m scratchnet.bench``), forward and backward take about 95 ms against
-about 160 ms for ``Conv2D``. It pays where there are many channels: for the first layer
-(3 input channels) the products are too thin, and ``Conv2D`` stays faster.
+multiplications per channel pair and output tile where im2col takes 100; in one run of
+``python -m scratchnet.bench`` (batch 128, one core) forward and backward took 106 ms
+against 181 ms for ``Conv2D`` (1.7x; the README's Performance section). It pays where there
+are many channels: for the first layer (3 input channels) the products are too thin, and
+``Conv2D`` stays faster.
 
-The price is rounding. The transforms hold fractions (1/4, 1/6, 1/12, 1/24) and sums of up
-to 36 terms. At the paper's conv2 in float32, measured against the exact (float64)
-convolution, the output carries about 10 times the relative error of im2col's (4e-6
-against 4e-7), dx and dW 10 to 35 times (up to 1.4e-5), depending on the draw: far below
-the noise of a minibatch gradient, and ``tests/test_winograd.py`` bounds it. In float64 the two layers agree to 1e-13 or
-better, and the gradient checks hold as for every layer.
+The price is rounding. ``B^T`` holds fractions (2/3, 1/4, 1/6, 1/12, 1/24), ``G`` integers
+up to 16, and each output sums up to 36 transformed terms. At the paper's conv2 in float32,
+measured against the exact (float64) convolution, the output carries about 10 times the
+relative error of im2col's (4e-6 against 4e-7), dx and dW 10 to 35 times (1e-5 to 2e-5 for
+dW, depending on the draw): far below the noise of a minibatch gradient, and
+``tests/test_winograd.py`` bounds both the errors and the ratio. In float64 the two layers
+agree to 1e-13 or better, and the gradient checks hold as for every layer.
 
 As in ``Conv2D``, the batch goes through in blocks of a few images (``BLOCK_BYTES`` of V
 each) so that V is still in the cache when the products read it, and backward builds each
@@ -46,7 +48,7 @@ from scratchnet.kernels.winograd import (
     MAX_TILE, input_transform, input_transform_adjoint, output_transform, output_transform_adjoint,
     winograd_matrices,
 )
-from scratchnet.layers.conv import Conv2D, as_pair
+from scratchnet.layers.conv import Conv2D
 
 TILE = 2  # output pixels per tile side: F(2 x 2, k x k)
 
@@ -54,19 +56,20 @@ TILE = 2  # output pixels per tile side: F(2 x 2, k x k)
 class WinogradConv2D(Conv2D):
     """Stride-1 convolution of (N, C, H, W) images, computed by Winograd's F(2 x 2, kh x kw) (see module doc)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, padding=0, rng=None, dtype=np.float32):
-        where = f"WinogradConv2D({in_channels}->{out_channels}, kernel_size={kernel_size})"
-        kh, kw = as_pair(kernel_size, "kernel_size", where)
-        if max(kh, kw) > MAX_TILE - TILE + 1:
-            raise ValueError(f"{where}: kernels up to {MAX_TILE - TILE + 1} x {MAX_TILE - TILE + 1} only "
-                             f"(larger ones lose float32 precision); use Conv2D for a {kh} x {kw} kernel")
-        super().__init__(in_channels, out_channels, (kh, kw), stride=1, padding=padding, rng=rng, dtype=dtype)
-        self.where = where
-        self.ATh, self.Gh, self.BTh = winograd_matrices(TILE, kh)
-        self.ATw, self.Gw, self.BTw = winograd_matrices(TILE, kw)
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None, dtype=np.float32):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, rng=rng, dtype=dtype)
+        if (self.sh, self.sw) != (1, 1):
+            raise ValueError(f"{self.where}: stride must be 1, got {stride!r}; use Conv2D for a strided convolution")
+        largest = MAX_TILE - TILE + 1
+        if max(self.kh, self.kw) > largest:
+            raise ValueError(f"{self.where}: kernels up to {largest} x {largest} only (larger ones lose float32 "
+                             f"precision); use Conv2D for a {self.kh} x {self.kw} kernel")
+        # cast once to the weights' dtype: float64 matrices would turn float32 work into float64
+        (self.ATh, self.Gh, self.BTh), (self.ATw, self.Gw, self.BTw) = (
+            [M.astype(self.dtype) for M in winograd_matrices(TILE, k)] for k in (self.kh, self.kw))
 
     def forward(self, x):
-        F, C, kh, kw = self.params["W"].shape
+        F, C, _, _ = self.params["W"].shape
         xp, corner, (oh, ow) = self._padded_input(x, multiple=TILE)  # whole output tiles
         N = len(x)
         U = self._filter_transform()                                   # (a*a, C, F)
@@ -102,13 +105,13 @@ class WinogradConv2D(Conv2D):
         return np.ascontiguousarray(dxp[:, top:top + H, left:left + W, :].transpose(0, 3, 1, 2))
 
     def _filter_transform(self):
-        """U[(xi, nu), c, f] = (G W[f, c] G^T)[xi, nu]: (a*a, C, F), in the weights' dtype."""
+        """U[(xi, nu), c, f] = (G W[f, c] G^T)[xi, nu]: (a*a, C, F)."""
         W = self.params["W"]
-        U = self.Gh.astype(W.dtype) @ W @ self.Gw.T.astype(W.dtype)   # (F, C, ah, aw), one product per filter
+        U = self.Gh @ W @ self.Gw.T                      # (F, C, ah, aw), one product per filter
         return np.ascontiguousarray(U.transpose(2, 3, 1, 0)).reshape(-1, W.shape[1], W.shape[0])
 
     def _filter_transform_adjoint(self, dU):
         """dW[f, c] = G^T dU[:, :, c, f] G: the backward of ``_filter_transform``."""
-        F, C, kh, kw = self.params["W"].shape
+        F, C, _, _ = self.params["W"].shape
         dU = dU.reshape(self.Gh.shape[0], self.Gw.shape[0], C, F).transpose(3, 2, 0, 1)  # (F, C, ah, aw)
-        return self.Gh.T.astype(dU.dtype) @ dU @ self.Gw.astype(dU.dtype)
+        return self.Gh.T @ dU @ self.Gw
