@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchnet.optim import check_same_arrays
+
 FORMAT_VERSION = 1
 
 
@@ -136,18 +138,6 @@ def restore(checkpoint, params, model_name=None):
             f"but model {model_name!r} was asked for"
         )
     saved = checkpoint.params
-    missing = sorted(params.keys() - saved.keys())
-    unexpected = sorted(saved.keys() - params.keys())
-    if missing or unexpected:
-        raise ValueError(
-            f"checkpoint.restore: parameter names do not match the model: missing from the "
-            f"checkpoint {missing}, in the checkpoint but not the model {unexpected}"
-        )
-    wrong = [f"{name}: checkpoint {saved[name].shape} {saved[name].dtype}, "
-             f"model {params[name].shape} {params[name].dtype}"
-             for name in params
-             if saved[name].shape != params[name].shape or saved[name].dtype != params[name].dtype]
-    if wrong:
-        raise ValueError("checkpoint.restore: shapes or dtypes do not match the model: " + "; ".join(wrong))
+    check_same_arrays(saved, params, "checkpoint.restore", "the checkpoint's parameter", "the model's", dtypes=True)
     for name, value in params.items():
         value[...] = saved[name]

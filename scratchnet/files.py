@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 _TEMPORARY = re.compile(r"^\..+\.(\d+)\.(tmp|part)$")
@@ -74,7 +75,7 @@ def _alive(pid):
 
 
 def remove_stale_temporaries(folder):
-    """Delete ``.NAME.PID.tmp`` and ``.NAME.PID.part`` files in ``folder`` whose process is gone.
+    """Delete ``.NAME.PID.tmp`` and ``.NAME.PID.part`` files and folders in ``folder`` whose process is gone.
 
     Returns the paths removed. A temporary whose process still runs belongs to a writer at work.
     """
@@ -84,7 +85,10 @@ def remove_stale_temporaries(folder):
         return removed
     for entry in folder.iterdir():
         match = _TEMPORARY.match(entry.name)
-        if match and entry.is_file() and not _alive(int(match.group(1))):
-            entry.unlink(missing_ok=True)
+        if match and not _alive(int(match.group(1))):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed

@@ -109,6 +109,12 @@ class Model:
         loss, dlogits = softmax_cross_entropy(logits, labels)
         return loss, logits, dlogits
 
+    def loss_and_backward(self, images, labels, input_grad=False):
+        """One training step's work before the update: forward, loss, backward. ``(loss, logits)``."""
+        loss, logits, dlogits = self.loss(images, labels)
+        self.backward(dlogits, input_grad=input_grad)
+        return loss, logits
+
     def replica(self):
         """A model that shares this one's parameter arrays but has its own grads and caches.
 
@@ -141,8 +147,12 @@ class RowsAsSequence(Layer):
         return np.ascontiguousarray(dout.reshape(n, h, w, c).transpose(0, 3, 1, 2))
 
 
+# LRN's constants, the TensorFlow tutorial's (see the module docstring)
+TUTORIAL_LRN = {"size": 9, "k": 1.0, "alpha": 0.001 / 9, "beta": 0.75}
+
+
 def _tutorial_lrn():
-    return LocalResponseNorm(size=9, k=1.0, alpha=0.001 / 9, beta=0.75)
+    return LocalResponseNorm(**TUTORIAL_LRN)
 
 
 def _conv(in_channels, rng, dtype, layer=Conv2D):
@@ -207,4 +217,6 @@ def build_model(name, rng=None, dtype=np.float32):
     _, head = layers[-1]
     fan_in = head.params["W"].shape[0]
     head.params["W"][...] = rng.standard_normal(head.params["W"].shape) / fan_in
-    return Model(name, layers, dtype)
+    model = Model(name, layers, dtype)
+    model.options = {}
+    return model

@@ -34,8 +34,7 @@ class SGD:
     Velocities: one zero array per parameter, in the parameter's dtype and shape.
     """
 
-    def __init__(self, params, lr=0.02, momentum=0.9, weight_decay=5e-4):
-        _check_lr(lr, "SGD")
+    def __init__(self, params, momentum=0.9, weight_decay=5e-4):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
         if weight_decay < 0.0:
@@ -47,19 +46,17 @@ class SGD:
                     f"got {getattr(w, 'dtype', type(w).__name__)}"
                 )
         self.params = params
-        self.lr = lr
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.velocity = {name: np.zeros_like(w) for name, w in params.items()}
 
-    def step(self, grads, lr=None):
+    def step(self, grads, lr):
         """Update every parameter once from ``grads`` (same keys and shapes as ``params``).
 
-        ``lr`` overrides the constructor's learning rate for this step (the schedule's value).
+        ``lr`` is this step's learning rate: the schedule owns it (``WarmupCosine``), not the optimiser.
         """
-        lr = self.lr if lr is None else lr
         _check_lr(lr, "SGD.step")
-        _check_same_arrays(grads, self.params, "SGD.step", "grads", "params")
+        check_same_arrays(grads, self.params, "SGD.step", "grads", "params")
         for name, w in self.params.items():
             v = self.velocity[name]
             v *= self.momentum
@@ -74,7 +71,7 @@ class SGD:
     def load_state_dict(self, state):
         """Copy velocities saved by ``state_dict`` into this optimiser; nothing changes on error."""
         wanted = {f"velocity/{name}": v for name, v in self.velocity.items()}
-        _check_same_arrays(state, wanted, "SGD.load_state_dict", "state", "this optimiser's velocities")
+        check_same_arrays(state, wanted, "SGD.load_state_dict", "state", "this optimiser's velocities")
         for key, v in wanted.items():
             v[...] = state[key]
 
@@ -84,8 +81,8 @@ def _check_lr(lr, where):
         raise ValueError(f"{where}: learning rate must be >= 0, got {lr}")
 
 
-def _check_same_arrays(got, wanted, where, got_name, wanted_name):
-    """Refuse ``got`` unless it has exactly the keys of ``wanted`` with the same shapes."""
+def check_same_arrays(got, wanted, where, got_name, wanted_name, dtypes=False):
+    """Refuse ``got`` unless it has exactly the keys of ``wanted`` with the same shapes (and dtypes)."""
     missing = sorted(wanted.keys() - got.keys())
     unexpected = sorted(got.keys() - wanted.keys())
     if missing or unexpected:
@@ -93,10 +90,15 @@ def _check_same_arrays(got, wanted, where, got_name, wanted_name):
             f"{where}: {got_name} keys do not match {wanted_name}: "
             f"missing {missing}, unexpected {unexpected}"
         )
-    wrong = [f"{key}: got {np.shape(got[key])}, wanted {wanted[key].shape}"
-             for key in wanted if np.shape(got[key]) != wanted[key].shape]
+    def described(array):
+        return f"{np.shape(array)}{' ' + str(getattr(array, 'dtype', '')) if dtypes else ''}"
+
+    wrong = [f"{key}: got {described(got[key])}, wanted {described(wanted[key])}"
+             for key in wanted if np.shape(got[key]) != wanted[key].shape
+             or (dtypes and getattr(got[key], "dtype", None) != wanted[key].dtype)]
     if wrong:
-        raise ValueError(f"{where}: {got_name} shapes do not match {wanted_name}: " + "; ".join(wrong))
+        raise ValueError(f"{where}: {got_name} shapes{' or dtypes' if dtypes else ''} do not match "
+                         f"{wanted_name}: " + "; ".join(wrong))
 
 
 def clip_grad_norm(grads, max_norm):

@@ -23,18 +23,12 @@ another order, so it differs from one thread's in the last bits only; a given K 
 gives the same result.
 """
 
-import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from scratchnet.layers import softmax_cross_entropy
-
-
-def usable_cores():
-    """The cores this process may run on (its CPU affinity, where the system has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+from scratchnet.machine import usable_cores
 
 
 def check_threads(threads):
@@ -50,13 +44,6 @@ def shard_bounds(n, shards):
     shards = max(1, min(shards, n))
     edges = [n * k // shards for k in range(shards + 1)]
     return list(zip(edges[:-1], edges[1:]))
-
-
-def _loss_and_backward(model, images, labels):
-    logits = model.forward(images)
-    loss, dlogits = softmax_cross_entropy(logits, labels)
-    model.backward(dlogits, input_grad=False)
-    return loss, logits
 
 
 class DataParallel:
@@ -89,13 +76,13 @@ class DataParallel:
 
         The images' own gradient is not computed (training needs none).
         """
-        results, sizes = self._map(_loss_and_backward, (images, labels))
+        results, sizes = self._map(lambda replica, x, y: replica.loss_and_backward(x, y), (images, labels))
         weights = [size / len(labels) for size in sizes]
-        if len(results) > 1:
+        if len(results) > 1:  # the whole batch's gradient, written into the model's own grads in place
             for (_, layer), *twins in zip(*(replica.layers for replica in self.replicas[:len(results)])):
-                for key in layer.grads:
-                    layer.grads[key] = sum(weight * twin.grads[key]
-                                           for weight, (_, twin) in zip(weights, [(None, layer), *twins]))
+                for key, grad in layer.grads.items():
+                    grad[...] = sum(weight * twin.grads[key]
+                                    for weight, (_, twin) in zip(weights, [(None, layer), *twins]))
         loss = sum(weight * shard_loss for weight, (shard_loss, _) in zip(weights, results))
         return float(loss), np.concatenate([logits for _, logits in results])
 

@@ -5,6 +5,8 @@ import numpy as np
 # a notebook that imports scratchnet alone.
 from matplotlib.figure import Figure
 
+from scratchnet.files import save_figure
+
 
 def plot_history(rows, path, title=""):
     """Loss and accuracy per epoch from the trainer's metrics rows (dicts) into a PNG."""
@@ -24,7 +26,7 @@ def plot_history(rows, path, title=""):
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
 
 
 def confusion_matrix(labels, predictions, num_classes):
@@ -47,4 +49,4 @@ def plot_confusion(matrix, classes, path, title="confusion matrix"):
         ax.text(col, row, str(count), ha="center", va="center", fontsize=7,
                 color="white" if count > threshold else "black")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)

@@ -31,20 +31,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def cifar_root():
     """The folder holding ``cifar-10-batches-py/``: ``SCRATCHNET_DATA``, else ``datasets/``."""
-    root = Path(os.environ.get("SCRATCHNET_DATA", REPO_ROOT / "datasets"))
-    if not (root / "cifar-10-batches-py" / "test_batch").is_file():
-        pytest.fail(
-            f"CIFAR-10 not found in {root}/cifar-10-batches-py. Prepare it with "
-            "`python ../shared/data/cifar10_from_jpeg.py datasets/` (as .ci/run does), "
-            "or set SCRATCHNET_DATA to a folder that holds cifar-10-batches-py/."
-        )
+    from scratchnet.cifar10 import missing_files, not_found
+
+    root = Path(os.environ.get("SCRATCHNET_DATA") or REPO_ROOT / "datasets")
+    if missing_files(root):
+        pytest.fail(str(not_found(root)) + " (datasets/README.md says how the tests get it)", pytrace=False)
     return root
 
 
 @pytest.fixture(scope="session")
 def cifar_data_small(cifar_root):
     """50 standardised centre crops of real CIFAR-10 training images and their labels."""
-    from scratchnet.datasets import center_crop, load_cifar10, standardize
+    from scratchnet.cifar10 import load_cifar10
+    from scratchnet.transforms import preprocess_eval
 
     x_train, y_train, _, _ = load_cifar10(cifar_root)
-    return standardize(center_crop(x_train[:50], 24)).astype(np.float32), y_train[:50]
+    return preprocess_eval(x_train[:50]), y_train[:50]

@@ -197,9 +197,9 @@ def mutate(model, change):
 @pytest.mark.parametrize(
     "change, model_name, message",
     [
-        ("missing", None, r"missing from the checkpoint \['lstm.W'\], in the checkpoint but not the model \['lstm.b'\]"),
-        ("shape", None, r"conv1.b: checkpoint \(4,\) float32, model \(5,\) float32"),
-        ("dtype", None, r"conv1.b: checkpoint \(4,\) float32, model \(4,\) float64"),
+        ("missing", None, r"missing \['lstm.W'\], unexpected \['lstm.b'\]"),
+        ("shape", None, r"conv1.b: got \(4,\) float32, wanted \(5,\) float32"),
+        ("dtype", None, r"conv1.b: got \(4,\) float32, wanted \(4,\) float64"),
         (None, "lstm", "holds model 'cnn_lstm', but model 'lstm' was asked for"),
     ],
 )

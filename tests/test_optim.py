@@ -16,25 +16,25 @@ from scratchnet.optim import SGD, WarmupCosine, clip_grad_norm
 
 def test_sgd_two_steps_match_hand_computed_numbers():
     w = np.array([1.0, -2.0])
-    sgd = SGD({"w": w}, lr=0.1, momentum=0.9, weight_decay=0.01)
+    sgd = SGD({"w": w}, momentum=0.9, weight_decay=0.01)
     # step 1: g = [0.5 + 0.01*1, 0.1 + 0.01*(-2)] = [0.51, 0.08];  v = g;  w -= 0.1 * v
-    sgd.step({"w": np.array([0.5, 0.1])})
+    sgd.step({"w": np.array([0.5, 0.1])}, lr=0.1)
     np.testing.assert_allclose(w, [0.949, -2.008], rtol=0, atol=1e-15)
     # step 2: g = [-0.2 + 0.00949, 0.3 - 0.02008] = [-0.19051, 0.27992]
     #         v = 0.9 * [0.51, 0.08] + g = [0.26849, 0.35192];  w -= 0.1 * v
-    sgd.step({"w": np.array([-0.2, 0.3])})
+    sgd.step({"w": np.array([-0.2, 0.3])}, lr=0.1)
     np.testing.assert_allclose(sgd.velocity["w"], [0.26849, 0.35192], rtol=0, atol=1e-15)
     np.testing.assert_allclose(w, [0.922151, -2.043192], rtol=0, atol=1e-15)
 
 
-def test_sgd_lr_argument_overrides_the_default_and_scales_the_whole_velocity():
+def test_a_new_lr_scales_the_whole_velocity():
     # The velocity stores gradients, so a new lr applies to all of it at once:
     # step 1 (lr 0.5): v = 1,                w = 1 - 0.5 * 1     = 0.5
     # step 2 (lr 0.1): v = 0.9 * 1 + 1 = 1.9, w = 0.5 - 0.1 * 1.9 = 0.31
     w = np.array([1.0])
-    sgd = SGD({"w": w}, lr=0.1, momentum=0.9, weight_decay=0.0)
+    sgd = SGD({"w": w}, momentum=0.9, weight_decay=0.0)
     sgd.step({"w": np.array([1.0])}, lr=0.5)
-    sgd.step({"w": np.array([1.0])})
+    sgd.step({"w": np.array([1.0])}, lr=0.1)
     assert w[0] == pytest.approx(0.31, abs=1e-15)
 
 
@@ -46,7 +46,7 @@ def test_weight_decay_is_exactly_the_gradient_of_the_l2_penalty(w, strength):
     # With zero data gradient, no momentum and lr 1, one step subtracts exactly the
     # gradient SGD uses for the penalty: g = w_before - w_after.
     before = w.copy()
-    SGD({"w": w}, lr=1.0, momentum=0.0, weight_decay=strength).step({"w": np.zeros_like(w)})
+    SGD({"w": w}, momentum=0.0, weight_decay=strength).step({"w": np.zeros_like(w)}, lr=1.0)
     penalty_gradient = before - w
 
     x = before.copy()
@@ -61,9 +61,9 @@ def test_sgd_minimises_a_quadratic_and_counts_the_decay_once():
     c = np.array([3.0, -1.0, 2.0])
     for decay, target in [(0.0, c), (0.1, a * c / (a + 0.1))]:
         w = np.zeros(3)
-        sgd = SGD({"w": w}, lr=0.1, momentum=0.9, weight_decay=decay)
+        sgd = SGD({"w": w}, momentum=0.9, weight_decay=decay)
         for _ in range(500):
-            sgd.step({"w": a * (w - c)})
+            sgd.step({"w": a * (w - c)}, lr=0.1)
         np.testing.assert_allclose(w, target, atol=1e-8)
 
 
@@ -74,14 +74,14 @@ def test_velocity_is_zero_at_start_and_in_the_params_dtype():
         assert sgd.velocity[name].dtype == np.float32
         assert sgd.velocity[name].shape == w.shape
         assert not sgd.velocity[name].any()
-    sgd.step({"W": np.ones((2, 3), np.float32), "b": np.ones(3, np.float32)})
+    sgd.step({"W": np.ones((2, 3), np.float32), "b": np.ones(3, np.float32)}, lr=0.1)
     assert params["W"].dtype == np.float32 and sgd.velocity["W"].dtype == np.float32
 
 
 def test_params_are_updated_in_place():
     W = np.ones((2, 2))
     params = {"W": W}
-    SGD(params, lr=0.1).step({"W": np.ones((2, 2))})
+    SGD(params).step({"W": np.ones((2, 2))}, lr=0.1)
     assert params["W"] is W and (W < 1).all()
 
 
@@ -91,20 +91,20 @@ def test_state_round_trip_continues_identically():
     grads = [{k: rng.standard_normal(v.shape) for k, v in start.items()} for _ in range(6)]
 
     run = {k: v.copy() for k, v in start.items()}
-    sgd = SGD(run, lr=0.05)
+    sgd = SGD(run)
     for g in grads:
-        sgd.step(g)
+        sgd.step(g, lr=0.05)
 
     half = {k: v.copy() for k, v in start.items()}
-    first = SGD(half, lr=0.05)
+    first = SGD(half)
     for g in grads[:3]:
-        first.step(g)
+        first.step(g, lr=0.05)
     state = first.state_dict()
     assert set(state) == {"velocity/W", "velocity/b"}
-    second = SGD(half, lr=0.05)
+    second = SGD(half)
     second.load_state_dict(state)
     for g in grads[3:]:
-        second.step(g)
+        second.step(g, lr=0.05)
     for k in start:
         np.testing.assert_array_equal(half[k], run[k])
 
@@ -112,7 +112,7 @@ def test_state_round_trip_continues_identically():
 def test_state_dict_is_a_copy():
     sgd = SGD({"w": np.ones(2)})
     state = sgd.state_dict()
-    sgd.step({"w": np.ones(2)})
+    sgd.step({"w": np.ones(2)}, lr=0.1)
     assert not state["velocity/w"].any()
 
 
@@ -127,7 +127,7 @@ def test_state_dict_is_a_copy():
 )
 def test_load_state_dict_refuses_mismatches_and_changes_nothing(state, message):
     sgd = SGD({"w": np.ones(2), "b": np.ones(1)})
-    sgd.step({"w": np.ones(2), "b": np.ones(1)})
+    sgd.step({"w": np.ones(2), "b": np.ones(1)}, lr=0.1)
     before = sgd.state_dict()
     with pytest.raises(ValueError, match=message):
         sgd.load_state_dict(state)
@@ -146,15 +146,13 @@ def test_load_state_dict_refuses_mismatches_and_changes_nothing(state, message):
 def test_step_refuses_grads_that_do_not_match_params(grads, message):
     params = {"w": np.ones(2), "b": np.ones(1)}
     with pytest.raises(ValueError, match=message):
-        SGD(params).step(grads)
+        SGD(params).step(grads, lr=0.1)
     assert (params["w"] == 1).all() and (params["b"] == 1).all()
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"lr": -0.1}, "learning rate"),
-        ({"lr": float("nan")}, "learning rate"),
         ({"momentum": 1.0}, "momentum"),
         ({"momentum": -0.1}, "momentum"),
         ({"weight_decay": -1e-4}, "weight_decay"),
@@ -166,8 +164,9 @@ def test_bad_hyper_parameters_are_refused(kwargs, message):
 
 
 def test_negative_step_lr_and_integer_params_are_refused():
-    with pytest.raises(ValueError, match="learning rate"):
-        SGD({"w": np.ones(2)}).step({"w": np.ones(2)}, lr=-1.0)
+    for lr in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="learning rate"):
+            SGD({"w": np.ones(2)}).step({"w": np.ones(2)}, lr=lr)
     with pytest.raises(ValueError, match="'w' must be a float NumPy array"):
         SGD({"w": np.ones(2, dtype=np.int64)})
 

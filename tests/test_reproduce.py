@@ -3,6 +3,7 @@
 import json
 
 from scratchnet import reproduce
+from scratchnet.table1 import DEFAULT_RUNS, PAPER, run_config, unfinished
 
 
 def test_small_reproduce_writes_the_table_and_resumes(tmp_path, cifar_root, capsys):
@@ -18,14 +19,14 @@ def test_small_reproduce_writes_the_table_and_resumes(tmp_path, cifar_root, caps
     table = json.loads((tmp_path / "results" / "table1.json").read_text())
     assert set(table["rows"]) == {"lstm", "gru"}
     for model, row in table["rows"].items():
-        assert row["paper"] == reproduce.PAPER[model]
+        assert row["paper"] == PAPER[model]
         assert row["seeds"] == 1 and row["epochs"] == 1 and len(row["curves"][0]) == 1
         assert 0.0 < row["mean"] <= 1.0
         assert row["threads"] == 1  # --threads 1: the images/s column says how many
-    assert "JPEG" in table["data"]
+    assert any("JPEG" in data for data in table["data"]) and table["commits"]
     markdown = (tmp_path / "results" / "table1.md").read_text()
     assert "| LSTM | 47% |" in markdown and "| GRU | 46% |" in markdown and "(1 seed)" in markdown
-    assert "Commit:" in markdown and "Machine:" in markdown
+    assert "Commits of the runs:" in markdown and "Data:" in markdown
     for picture in ("table1.png", "curves.png"):
         assert (tmp_path / "results" / picture).read_bytes()[:4] == b"\x89PNG"
 
@@ -51,17 +52,18 @@ def test_the_time_left_counts_only_runs_still_to_train(tmp_path):
         (tmp_path / finished / "summary.json").write_text("{}")
     (tmp_path / "cnn-seed2").mkdir()  # started (a checkpoint, no summary): still to train
     plan = [("cnn", 0), ("cnn", 1), ("cnn", 2), ("gru", 0), ("cnn_lstm", 0)]
-    assert reproduce.unfinished(plan, tmp_path) == [("cnn", 0), ("cnn", 2), ("cnn_lstm", 0)]
+    assert unfinished(plan, tmp_path) == [("cnn", 0), ("cnn", 2), ("cnn_lstm", 0)]
 
 
 def test_reproduce_resumes_an_unfinished_run(tmp_path, cifar_root, capsys):
-    from scratchnet.train import Interrupted, Trainer
+    from scratchnet.cifar10 import load_cifar10
+    from scratchnet.runs import RunFolder, train
+    from scratchnet.trainer import Interrupted, Trainer, split_data
 
-    config = reproduce.run_config("lstm", 0, 2, small=True)
-    folder = tmp_path / "runs" / "lstm-seed0"
-    trainer = Trainer(config, folder, data_dir=cifar_root, download=False, progress=False, test_every_epoch=True)
-    try:
-        trainer.train(stop_after_steps=100)  # in epoch 2 of 2 (79 steps an epoch of 64 images)
+    config = run_config("lstm", 0, 2, small=True)
+    trainer = Trainer(config, split_data(config, *load_cifar10(cifar_root)))
+    try:  # stop in epoch 2 of 2 (79 steps an epoch of 64 images)
+        train(trainer, RunFolder(tmp_path / "runs" / "lstm-seed0"), stop_after_steps=100, test_every_epoch=True)
     except Interrupted:
         pass
     argv = ["--small", "--models", "lstm", "--seeds", "0", "--epochs", "2", "--out", str(tmp_path / "results"),
@@ -77,6 +79,6 @@ def test_finished_runs_are_committed_but_not_their_checkpoints():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    paths = [f"{reproduce.DEFAULT_RUNS}/cnn-seed0/{name}" for name in ("checkpoint.npz", "summary.json", "metrics.csv")]
+    paths = [f"{DEFAULT_RUNS}/cnn-seed0/{name}" for name in ("checkpoint.npz", "summary.json", "metrics.csv")]
     checked = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=root, capture_output=True, text=True)
     assert checked.stdout.split() == [paths[0]], checked

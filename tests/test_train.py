@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from scratchnet import checkpoint, evaluate, predict, train
-from scratchnet.evaluate import load_model, preprocess_eval
-from scratchnet.parallel import usable_cores
+from scratchnet.cifar10 import load_cifar10
+from scratchnet.evaluation import load_model, probabilities
+from scratchnet.machine import usable_cores
+from scratchnet.pictures import load_picture
+from scratchnet.recipe import Config
+from scratchnet.runs import RunFolder
+from scratchnet.runs import train as train_run
+from scratchnet.trainer import Diverged, Trainer, split_data
 
 # A few steps of the paper's model: 8 steps an epoch, 2 epochs.
 TINY = ["--model", "cnn_lstm", "--train-size", "256", "--test-size", "100", "--val-size", "64",
@@ -100,8 +106,8 @@ def test_resuming_with_another_thread_count_says_so(tiny_run, tmp_path, cifar_ro
 
 
 def test_an_infinite_gradient_is_never_applied(tmp_path, cifar_root):
-    config = train.Config(model="lstm", train_size=64, test_size=10, val_size=0, epochs=1, batch_size=32)
-    trainer = train.Trainer(config, tmp_path, data_dir=cifar_root, download=False, progress=False, threads=1)
+    config = Config(model="lstm", train_size=64, test_size=10, val_size=0, epochs=1, batch_size=32)
+    trainer = Trainer(config, split_data(config, *load_cifar10(cifar_root)), threads=1)
     before = {key: param.copy() for key, param in trainer.model.params.items()}
     backward = trainer.parallel.loss_and_backward
 
@@ -111,23 +117,28 @@ def test_an_infinite_gradient_is_never_applied(tmp_path, cifar_root):
         return loss, logits
 
     trainer.parallel.loss_and_backward = finite_loss_infinite_gradient
-    with pytest.raises(train.Diverged, match="the gradient's norm became inf at epoch 1, step 1"):
-        trainer.train()
+    with pytest.raises(Diverged, match="the gradient's norm became inf at epoch 1, step 1"):
+        train_run(trainer, RunFolder(tmp_path))
     for key, param in trainer.model.params.items():
         np.testing.assert_array_equal(param, before[key])
 
 
 def test_checkpoint_gives_identical_predictions(tiny_run, cifar_root):
-    from scratchnet.datasets import load_cifar10
-
-    _, _, x_test, _ = load_cifar10(cifar_root)
-    images = preprocess_eval(x_test[:20])
+    images = load_cifar10(cifar_root)[2][:20]
     model, _ = load_model(tiny_run / "checkpoint.npz")
     again, _ = load_model(tiny_run / "checkpoint.npz")
-    assert np.array_equal(model.predict(images), again.predict(images))
+    assert np.array_equal(probabilities(model, images), probabilities(again, images))
     other, _ = load_model(tiny_run / "checkpoint.npz")
     other.params["fc.b"][0] += 1.0
-    assert not np.array_equal(model.predict(images), other.predict(images))
+    assert not np.array_equal(probabilities(model, images), probabilities(other, images))
+
+
+def exit_code(main, argv):
+    """A command's exit code, whether it returned it or argparse raised SystemExit."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -139,25 +150,21 @@ def test_checkpoint_gives_identical_predictions(tiny_run, cifar_root):
     (["--weight-decay", "-0.1"], "--weight-decay"),
     (["--clip", "0"], "--clip"),
     (["--batch-size", "many"], "--batch-size"),
-    (["--resume", "no/such/checkpoint.npz"], "no/such/checkpoint.npz"),
+    (["--resume", "no/such/checkpoint.npz"], "--resume no/such/checkpoint.npz: no checkpoint.npz there"),
     (["--threads", "999"], "--threads 999: must be a whole number from 1 to"),
 ])
 def test_cli_rejects_bad_options(argv, message, capsys):
-    with pytest.raises(SystemExit) as stop:
-        train.main(argv)
-    assert stop.value.code == 2
+    assert exit_code(train.main, argv) == 2
     assert message in capsys.readouterr().err
 
 
 def test_resume_refuses_conflicting_options_and_foreign_checkpoints(tiny_run, tmp_path, capsys):
-    with pytest.raises(SystemExit) as stop:
-        train.main(["--resume", str(tiny_run / "checkpoint.npz"), "--lr", "0.1"])
-    assert stop.value.code == 2 and "--lr 0.1 (the checkpoint has 0.02)" in capsys.readouterr().err
-    foreign = tmp_path / "foreign.npz"
+    assert exit_code(train.main, ["--resume", str(tiny_run / "checkpoint.npz"), "--lr", "0.1"]) == 2
+    assert "--lr 0.1 (the checkpoint has 0.02)" in capsys.readouterr().err
+    foreign = tmp_path / "foreign" / "checkpoint.npz"
     checkpoint.save(foreign, {"w": np.zeros(3)}, {}, {"note": "not from the trainer"})
-    with pytest.raises(SystemExit) as stop:
-        train.main(["--resume", str(foreign)])
-    assert stop.value.code == 2 and "not written by scratchnet.train" in capsys.readouterr().err
+    assert exit_code(train.main, ["--resume", str(foreign)]) == 2
+    assert "not written by scratchnet.train" in capsys.readouterr().err
 
 
 def test_non_finite_loss_stops_with_a_clear_message(tmp_path, cifar_root, capsys):
@@ -190,9 +197,8 @@ def test_evaluate_and_predict_commands(tiny_run, tmp_path, cifar_root, capsys):
     assert predict.main([str(tiny_run / "checkpoint.npz"), str(tmp_path / "wide.png"), str(tmp_path / "tall.jpg")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and all(line.count("%") == 3 for line in lines)
-    with pytest.raises(SystemExit) as stop:
-        predict.main([str(tiny_run / "checkpoint.npz"), str(tmp_path / "not_an_image.png")])
-    assert stop.value.code == 2 and "not a readable PNG or JPEG" in capsys.readouterr().err
+    assert predict.main([str(tiny_run / "checkpoint.npz"), str(tmp_path / "not_an_image.png")]) == 2
+    assert "not a readable PNG or JPEG" in capsys.readouterr().err
 
 
 def test_load_picture_crops_the_centre_square(tmp_path):
@@ -201,6 +207,6 @@ def test_load_picture_crops_the_centre_square(tmp_path):
     picture = np.zeros((40, 120, 3), np.uint8)
     picture[:, 40:80] = 255  # a white centre square between black sides
     Image.fromarray(picture).save(tmp_path / "wide.png")
-    array = predict.load_picture(tmp_path / "wide.png")
+    array = load_picture(tmp_path / "wide.png")
     assert array.shape == (3, 32, 32) and array.dtype == np.uint8
     assert array.min() == 255

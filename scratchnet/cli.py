@@ -1,0 +1,55 @@
+"""What the commands share: options made from the recipe, and one way to say an error.
+
+Exit codes of every command: 0 done, 1 the run diverged, 2 bad input (the message says
+what and how to fix it), 130 interrupted (the run is saved and can be resumed).
+"""
+
+import argparse
+import dataclasses
+import sys
+
+from scratchnet.models import MODEL_NAMES
+from scratchnet.recipe import SMALL, Config
+
+FIELDS = {field.name: field for field in dataclasses.fields(Config)}
+
+
+def fail(message):
+    """Print ``error: message`` on stderr; returns exit code 2 (bad input)."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+def add_config_options(parser, names):
+    """``--name`` for each of these ``Config`` fields, help and default from the field."""
+    for name in names:
+        field = FIELDS[name]
+        default = field.default
+        shown = "" if default is None or default is False else f" (default {default}"
+        if name in SMALL:
+            shown += f"{', or ' if shown else ' (default '}{SMALL[name]} with --small"
+        shown += ")" if shown else ""
+        kind = {"model": str, "lr": float, "momentum": float, "weight_decay": float, "clip": float}.get(name, int)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, choices=MODEL_NAMES if name == "model" else None,
+                            help=field.metadata["help"] + shown)
+
+
+def given(args, names):
+    """The ``Config`` fields among ``names`` typed on the command line (every default is None there)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def config_from_args(args, names, small=False, **fixed):
+    """A ``Config`` from the options given, the ``--small`` preset under them, ``fixed`` over both."""
+    preset = {**SMALL, "small": True} if small else {}
+    return Config(**{**preset, **given(args, names), **fixed})

@@ -1,0 +1,153 @@
+"""A run's folder: the files a training run leaves, written so that nothing is lost.
+
+    checkpoint.npz    weights, optimiser state and where training stands (every epoch, and
+                      when a run is stopped); ``--resume`` goes on from it, bit for bit
+    metrics.csv       one row per finished epoch
+    steps.csv         one row per step: its learning rate, loss, and gradient norm before clipping
+    summary.json      written once the last epoch is done: the final accuracies and the facts
+    predictions.npy   the test images' predicted classes (uint8), for paired comparisons
+    curves.png        loss and accuracy per epoch
+
+Every file goes through ``scratchnet.files``: written whole or not at all.
+"""
+
+import csv
+import dataclasses
+import io
+from pathlib import Path
+
+import numpy as np
+
+from scratchnet import checkpoint, files
+from scratchnet.plots import plot_history
+from scratchnet.recipe import Config
+from scratchnet.trainer import Interrupted
+from scratchnet.transforms import CROP
+
+CHECKPOINT = "checkpoint.npz"
+METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_accuracy",
+                 "lr", "seconds", "images_per_s"]
+STEP_FIELDS = ["step", "lr", "loss", "grad_norm"]
+OUTPUTS = (CHECKPOINT, "metrics.csv", "steps.csv", "summary.json", "predictions.npy", "curves.png",
+           "report.html", "evaluation.json", "confusion.png")
+
+
+class RunFolder:
+    """The folder of one run and the files in it."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.checkpoint = self.path / CHECKPOINT
+        self.summary = self.path / "summary.json"
+
+    def holds_run(self):
+        """Whether a run has written anything here (a checkpoint, metrics or a summary)."""
+        return any((self.path / name).exists() for name in (CHECKPOINT, "metrics.csv", "summary.json"))
+
+    def clear(self):
+        """Delete every output of an earlier run (``--overwrite``); other files stay."""
+        for name in OUTPUTS:
+            (self.path / name).unlink(missing_ok=True)
+
+    # --- during training --------------------------------------------------------------------
+    def save(self, trainer):
+        """Checkpoint, metrics and the steps taken since the last save: where training stands."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        metadata = {"model": trainer.config.model, "dtype": str(trainer.model.dtype),
+                    "config": dataclasses.asdict(trainer.config), "model_options": trainer.model.options,
+                    "normalisation": {"crop": CROP, "train": "random crop + horizontal flip", "test": "centre crop",
+                                      "standardise": "per image: (x - mean) / max(std, 1/sqrt(n))"},
+                    **trainer.state()}
+        self._append_steps(trainer.step_log)
+        checkpoint.save(self.checkpoint, trainer.model.params, trainer.optimizer.state_dict(), metadata)
+        trainer.step_log = []
+        self.write_metrics(trainer.history)
+
+    def write_metrics(self, history):
+        fields = [name for name in METRIC_FIELDS if any(name in row for row in history)]
+        files.write_text(self.path / "metrics.csv", _csv(fields, history))
+
+    def _append_steps(self, rows):
+        kept = self.read_steps()
+        if rows:  # a step logged twice (a kill between two saves) keeps its latest row
+            kept = [row for row in kept if int(row["step"]) < rows[0]["step"]]
+        files.write_text(self.path / "steps.csv", _csv(STEP_FIELDS, kept + rows))
+
+    def read_steps(self):
+        path = self.path / "steps.csv"
+        return list(csv.DictReader(io.StringIO(path.read_text()))) if path.is_file() else []
+
+    # --- resuming ---------------------------------------------------------------------------
+    def saved_config(self):
+        """The Config of the checkpoint here (ValueError when it holds none)."""
+        return Config.from_dict(checkpoint.load(self.checkpoint).metadata.get("config"), self.checkpoint)
+
+    def resume(self, trainer):
+        """Put ``trainer`` where the checkpoint here left off; its options must be the checkpoint's."""
+        ckpt = checkpoint.load(self.checkpoint)
+        saved = Config.from_dict(ckpt.metadata.get("config"), self.checkpoint)
+        if saved != trainer.config:
+            raise ValueError(f"{self.checkpoint} was trained with other options "
+                             f"({'; '.join(saved.differences(trainer.config))}); resume with the same options, "
+                             "or start a new run in another --out folder")
+        trainer.load_state(ckpt)
+        return ckpt.metadata.get("threads", 1)  # checkpoints from before --threads split batches: 1
+
+    # --- at the end -------------------------------------------------------------------------
+    def finish(self, trainer, test, facts):
+        """summary.json, predictions.npy and curves.png once the last epoch is done; returns the summary."""
+        history = trainer.history
+        seen = sum(row["images_per_s"] * row["seconds"] for row in history)
+        data = trainer.data
+        summary = {
+            "model": trainer.config.model,
+            "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+            "val_accuracy": history[-1]["val_accuracy"],
+            "epochs": trainer.config.epochs,
+            "wall_time_s": trainer.wall_seconds,
+            "train_images_per_s": seen / sum(row["seconds"] for row in history),
+            "train_size": len(data.y_train), "val_size": len(data.y_val), "test_size": len(data.y_test),
+            "threads": trainer.parallel.threads,  # of the last sitting; images/s depend on it
+            "options": dataclasses.asdict(trainer.config),
+            "model_options": trainer.model.options,
+            **facts,
+        }
+        if "test_accuracy" in history[-1]:
+            summary["test_accuracy_per_epoch"] = [row.get("test_accuracy") for row in history]
+        with files.atomic_write(self.path / "predictions.npy") as file:
+            np.save(file, test["predictions"].astype(np.uint8))
+        files.write_json(self.summary, summary)
+        plot_history(history, self.path / "curves.png",
+                     title=f"{trainer.config.model}: test accuracy {test['accuracy']:.3f} "
+                           f"on {len(data.y_test):,} images")
+        return summary
+
+
+def train(trainer, folder, on_step=None, on_epoch_end=None, stop_after_steps=None, test_every_epoch=False,
+          facts=None):
+    """Train ``trainer`` to its last epoch, saving in ``folder`` after every epoch; then test.
+
+    Returns the summary. ``on_step(trainer)`` follows every step, ``on_epoch_end(trainer, row)``
+    every epoch; ``test_every_epoch`` records test accuracy per epoch, for curves only: nothing
+    is chosen by it. Interrupted (after saving) when ``trainer.stop_requested`` is set.
+    """
+    while not trainer.finished:
+        try:
+            trainer.run_epoch(on_step=on_step, stop_after_steps=stop_after_steps)
+        except Interrupted:
+            folder.save(trainer)
+            raise
+        row = trainer.finish_epoch(test=test_every_epoch)
+        folder.save(trainer)
+        if on_epoch_end is not None:
+            on_epoch_end(trainer, row)
+    test = trainer.evaluate(trainer.data.x_test, trainer.data.y_test)
+    return folder.finish(trainer, test, facts or {})
+
+
+def _csv(fields, rows):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
