@@ -82,7 +82,7 @@ def build_parser():
         prog="python -m scratchnet.bench",
         description="Time scratchnet's training step, layers and kernels (float32) against the machine's "
                     "matrix-multiply peak. For comparable figures, run on a quiet machine.")
-    parser.add_argument("--threads", type=cli.positive_int, default=usable_cores(),
+    parser.add_argument("--threads", type=int, default=usable_cores(),
                         help="also time the training steps with each batch split across this many threads (default: "
                              "every core); while other programs keep "
                              "a core busy, more than one thread can be several times slower, not faster")

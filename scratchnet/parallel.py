@@ -13,8 +13,8 @@ shared parameters once, on the calling thread.
 Why threads, when Python has a GIL: nearly all the time of a step is spent where the GIL
 is released, in NumPy's matrix products (BLAS) and elementwise loops and in our Numba
 kernels (``nogil=True``). Each thread calls a single-threaded BLAS. Splitting the work of
-each operation instead (a multi-threaded BLAS, Numba's ``prange``) gained only 1.02x to
-1.13x on our 2-core machines: the operations are short, and idle threads spin between them.
+each operation instead (a multi-threaded BLAS, Numba's ``prange``) gained little (the
+performance page has the figures): the operations are short, and idle threads spin between them.
 Whole shards keep each core busy for the whole step (``python -m scratchnet.bench
 --threads 2`` measures it).
 

@@ -45,7 +45,7 @@ def test_small_run_learns(tmp_path, cifar_root, capsys):
 
 
 def test_recurrent_rows_default_to_one_thread(tmp_path, cifar_root):
-    # splitting their batches gains nothing (the benchmark: 1.00x for the LSTM, 0.80x for the GRU)
+    # splitting their batches gains nothing (python -m scratchnet.bench --threads 2 measures it)
     assert run(["--model", "gru", *TINY[2:TINY.index("--threads")], "--out", str(tmp_path)], cifar_root) == 0
     assert json.loads((tmp_path / "summary.json").read_text())["threads"] == 1
 
