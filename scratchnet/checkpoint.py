@@ -91,6 +91,7 @@ def load(path):
         if file.read(4) != b"PK\x03\x04":  # how every zip, and so every .npz, begins
             raise not_ours("it is not an .npz (zip) archive")
     try:
+        _check_sizes(path)
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -123,6 +124,26 @@ def load(path):
     params = {key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")}
     optimizer_state = {key[len("optim/"):]: value for key, value in arrays.items() if key.startswith("optim/")}
     return Checkpoint(params, optimizer_state, metadata)
+
+
+def _check_sizes(path):
+    """Refuse an entry whose header claims more bytes than the file holds, before allocating them.
+
+    Each ``.npy`` entry starts with a header giving its shape and dtype; a damaged or crafted
+    file could claim gigabytes in a few bytes, and ``np.load`` would try to allocate them.
+    """
+    with zipfile.ZipFile(path) as archive:
+        for entry in archive.infolist():
+            with archive.open(entry) as file:
+                version = np.lib.format.read_magic(file)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(file)
+                header = file.tell()
+            claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+            if claimed > entry.file_size - header:
+                raise ValueError(f"its entry {entry.filename!r} claims {claimed:,} bytes but holds "
+                                 f"{entry.file_size - header:,}")
 
 
 def restore(checkpoint, params, model_name=None):

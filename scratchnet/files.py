@@ -64,7 +64,8 @@ def save_figure(figure, path, dpi=100):
         figure.savefig(file, format="png", dpi=dpi, metadata={"Software": None})
 
 
-def _alive(pid):
+def process_alive(pid):
+    """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -85,7 +86,7 @@ def remove_stale_temporaries(folder):
         return removed
     for entry in folder.iterdir():
         match = _TEMPORARY.match(entry.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
             else:

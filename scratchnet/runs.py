@@ -11,9 +11,11 @@
 Every file goes through ``scratchnet.files``: written whole or not at all.
 """
 
+import contextlib
 import csv
 import dataclasses
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,40 @@ class RunFolder:
         for name in OUTPUTS:
             (self.path / name).unlink(missing_ok=True)
 
+    @contextlib.contextmanager
+    def lock(self):
+        """Be the only writer of this folder while the block runs: two trainers would mix their files.
+
+        The lock is a file naming the writer's process; one whose process is gone (a run killed
+        with kill -9) is taken over, and the temporary files that process left are removed.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.path / ".lock"
+        for _ in range(2):
+            try:
+                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                break
+            except FileExistsError:
+                owner = _pid_in(path)
+                if owner is not None and files.process_alive(owner):
+                    raise ValueError(f"{self.path} is being written by another process (PID {owner}); wait for it "
+                                     "to finish or stop it, or choose another --out") from None
+                path.unlink(missing_ok=True)  # its process is gone
+        else:
+            raise ValueError(f"cannot take the lock {path}; remove it if no run is writing into {self.path}")
+        with os.fdopen(descriptor, "w") as file:
+            file.write(str(os.getpid()))
+        files.remove_stale_temporaries(self.path)
+        try:
+            yield self
+        finally:
+            path.unlink(missing_ok=True)
+
+    def check_writable(self):
+        """Fail now, not after the first epoch, when the folder cannot be written."""
+        files.write_text(self.path / ".write-test", "")
+        (self.path / ".write-test").unlink()
+
     # --- during training --------------------------------------------------------------------
     def save(self, trainer):
         """Checkpoint, metrics and the steps taken since the last save: where training stands."""
@@ -62,6 +98,8 @@ class RunFolder:
         checkpoint.save(self.checkpoint, trainer.model.params, trainer.optimizer.state_dict(), metadata)
         trainer.step_log = []
         self.write_metrics(trainer.history)
+        for stale in ("evaluation.json", "confusion.png"):  # they described an older checkpoint
+            (self.path / stale).unlink(missing_ok=True)
 
     def write_metrics(self, history):
         fields = [name for name in METRIC_FIELDS if any(name in row for row in history)]
@@ -90,6 +128,7 @@ class RunFolder:
             raise ValueError(f"{self.checkpoint} was trained with other options "
                              f"({'; '.join(saved.differences(trainer.config))}); resume with the same options, "
                              "or start a new run in another --out folder")
+        _check_state(ckpt.metadata, self.checkpoint, trainer)
         trainer.load_state(ckpt)
         return ckpt.metadata.get("threads", 1)  # checkpoints from before --threads split batches: 1
 
@@ -143,6 +182,34 @@ def train(trainer, folder, on_step=None, on_epoch_end=None, stop_after_steps=Non
             on_epoch_end(trainer, row)
     test = trainer.evaluate(trainer.data.x_test, trainer.data.y_test)
     return folder.finish(trainer, test, facts or {})
+
+
+def _pid_in(path):
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _check_state(metadata, path, trainer):
+    """Refuse, with one sentence, a checkpoint whose record of where training stands is damaged."""
+    def whole(value, low, high):
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    sums = metadata.get("sums")
+    problems = [name for name, ok in [
+        ("epoch", whole(metadata.get("epoch"), 0, trainer.config.epochs)),
+        ("step", whole(metadata.get("step"), 0, trainer.steps_per_epoch)),
+        ("sums", isinstance(sums, dict) and set(sums) == {"loss", "correct", "seen", "seconds"}
+         and all(isinstance(value, (int, float)) for value in sums.values())),
+        ("wall_seconds", isinstance(metadata.get("wall_seconds"), (int, float))),
+        ("history", isinstance(metadata.get("history"), list)
+         and len(metadata["history"]) == metadata.get("epoch")
+         and all(isinstance(row, dict) for row in metadata["history"])),
+    ] if not ok]
+    if problems:
+        raise ValueError(f"{path} is damaged: its {', '.join(problems)} cannot be where a run of these options "
+                         "stands; resume from another copy or start a new run")
 
 
 def _csv(fields, rows):

@@ -82,24 +82,40 @@ def main(argv=None):
     if args.resume and folder.summary.is_file():
         print(f"{out} is a finished run (its results are in {folder.summary}); nothing to resume")
         return 0
-    if not args.resume and folder.holds_run():
-        if not args.overwrite:
-            return cli.fail(f"{out} already holds a run. Continue it with: python -m scratchnet.train --resume {out}  "
-                            f"or start afresh with --overwrite, or choose another --out")
-        folder.clear()
+    if not args.resume and folder.holds_run() and not args.overwrite:
+        return cli.fail(f"{out} already holds a run. Continue it with: python -m scratchnet.train --resume {out}  "
+                        f"or start afresh with --overwrite, or choose another --out")
+    if out.exists() and not out.is_dir():
+        return cli.fail(f"--out {out} is a file, not a folder; choose another --out")
     try:
-        root = ensure_cifar10(data_root(args.data_dir), download=not args.no_download)
-        data = split_data(config, *load_cifar10(root))
-        trainer = Trainer(config, data, threads=threads)
-        if args.resume:
-            saved_threads = folder.resume(trainer)
-            if saved_threads != threads:
-                print(f"note: the run was trained on {saved_threads} thread(s) and goes on with {threads}: the "
-                      f"weights will differ in the last bits from a run that kept one count (resume with "
-                      f"--threads {saved_threads} for a bit-identical run)", file=sys.stderr)
-        out.mkdir(parents=True, exist_ok=True)
+        with folder.lock():
+            return start(folder, config, args, threads)
+    except KeyboardInterrupt:  # before the first step, or a second Ctrl-C
+        saved = f"go on with: python -m scratchnet.train --resume {out}" if folder.checkpoint.is_file() else \
+            "nothing was saved"
+        print(f"interrupted; {saved}", file=sys.stderr)
+        return 130
     except (OSError, ValueError) as error:
         return cli.fail(error)
+
+
+def start(folder, config, args, threads):
+    """Everything before the first step: the folder, the data, the model (or the checkpoint's)."""
+    if args.overwrite:
+        folder.clear()
+    try:
+        folder.check_writable()
+    except OSError as error:
+        raise ValueError(f"cannot write into {folder.path} ({error.strerror or error}); choose another --out") from None
+    root = ensure_cifar10(data_root(args.data_dir), download=not args.no_download)
+    data = split_data(config, *load_cifar10(root))
+    trainer = Trainer(config, data, threads=threads)
+    if args.resume:
+        saved_threads = folder.resume(trainer)
+        if saved_threads != threads:
+            print(f"note: the run was trained on {saved_threads} thread(s) and goes on with {threads}: the "
+                  f"weights will differ in the last bits from a run that kept one count (resume with "
+                  f"--threads {saved_threads} for a bit-identical run)", file=sys.stderr)
     return run(trainer, folder, args, facts={"data": provenance(root), "commit": commit(),
                                              "machine": machine_facts()})
 
