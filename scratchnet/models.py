@@ -108,6 +108,7 @@ class Model:
         self.layers = layers  # list of (name, layer), applied in order
         self.dtype = np.dtype(dtype)
         self.options = dict(options or {})
+        self.dimages = None   # the images' gradient, kept by loss_and_backward(..., input_grad=True)
 
     @property
     def params(self):
