@@ -93,6 +93,7 @@ def build_parser():
     parser.add_argument("--quick", action="store_true",
                         help=f"batch {QUICK['batch_size']}, {QUICK['repeats']} repeats, a small GEMM: checks that "
                              "the benchmark runs, the figures mean little")
+    cli.add_model_options(parser, ("conv1", "conv2"))
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of the tables")
     parser.add_argument("--append", metavar="FILE", help="also append the JSON line to this .jsonl history")
     return parser
@@ -105,7 +106,8 @@ def main(argv=None):
     if history is not None and history.is_dir():
         return cli.fail(f"--append {history} is a folder; name a .jsonl file")
     try:
-        result = run(args.models, threads=args.threads, quick=args.quick, repeats=args.repeats)
+        result = run(args.models, threads=args.threads, quick=args.quick, repeats=args.repeats,
+                     options=cli.model_options(args, ("conv1", "conv2")))
     except ValueError as error:  # e.g. more threads than the machine has
         return cli.fail(error)
     line = json.dumps(result)

@@ -62,7 +62,7 @@ from scratchnet.layers.dense import Linear
 from scratchnet.layers.lrn import LocalResponseNorm
 from scratchnet.layers.recurrent import LSTM, GRU, RNN
 from scratchnet.machine import blas_info, commit, timed
-from scratchnet.models import IMAGE_SHAPE, MODEL_NAMES, NUM_CLASSES, TUTORIAL_LRN, build_model
+from scratchnet.models import DEFAULT_OPTIONS, IMAGE_SHAPE, MODEL_NAMES, NUM_CLASSES, TUTORIAL_LRN, build_model
 from scratchnet.optim import SGD, clip_grad_norm
 from scratchnet.parallel import DataParallel, check_threads
 from scratchnet.recipe import Config
@@ -129,7 +129,12 @@ def step_flops(model, x):
     return total
 
 
-def bench_train_steps(models, batch_size, repeats, warmup, peak, threads=1):
+def applicable(name, options):
+    """The ``options`` (e.g. ``{"conv2": "direct"}``) that model ``name`` takes."""
+    return {key: value for key, value in options.items() if key in DEFAULT_OPTIONS[name]}
+
+
+def bench_train_steps(models, batch_size, repeats, warmup, peak, threads=1, options=None):
     """Time one training step of each model, as the trainer takes it on ``threads`` threads.
 
     A step: forward and backward (split across the threads), clip, SGD update.
@@ -138,7 +143,7 @@ def bench_train_steps(models, batch_size, repeats, warmup, peak, threads=1):
     rng = np.random.default_rng(0)
     results = {}
     for name in models:
-        model = build_model(name, rng=rng)
+        model = build_model(name, rng=rng, **applicable(name, options or {}))
         parallel = DataParallel(model, threads)
         optimizer = SGD(model.params)
         x, y = batch(batch_size, rng)
@@ -157,7 +162,7 @@ def bench_train_steps(models, batch_size, repeats, warmup, peak, threads=1):
     return results
 
 
-def bench_layers(batch_size, repeats, warmup):
+def bench_layers(batch_size, repeats, warmup, options=None):
     """Forward and backward of each layer of the CNN-LSTM, on the input it gets in the model.
 
     As in training, the first layer's backward computes no gradient for the images. Also
@@ -165,7 +170,7 @@ def bench_layers(batch_size, repeats, warmup):
     not part of the step) against the model's Winograd conv2.
     """
     rng = np.random.default_rng(0)
-    model = build_model("cnn_lstm", rng=rng)
+    model = build_model("cnn_lstm", rng=rng, **applicable("cnn_lstm", options or {}))
     x, _ = batch(batch_size, rng)
     results = {}
     for k, (name, layer) in enumerate(model.layers):
@@ -255,7 +260,7 @@ def _as_tuple(result):
     return result if isinstance(result, tuple) else (result,)
 
 
-def run(models=MODEL_NAMES, threads=1, quick=False, repeats=None):
+def run(models=MODEL_NAMES, threads=1, quick=False, repeats=None, options=None):
     """Every measurement, as the dict that ``--json`` prints."""
     settings = dict(QUICK if quick else FULL)
     settings["repeats"] = repeats or settings["repeats"]
@@ -264,8 +269,9 @@ def run(models=MODEL_NAMES, threads=1, quick=False, repeats=None):
     load = os.getloadavg()[0]
     timing = (settings["repeats"], settings["warmup"])
     peak = gemm_peak_gflops(settings["gemm_size"], *timing)
-    one_thread = bench_train_steps(models, settings["batch_size"], *timing, peak)
-    steps = bench_train_steps(models, settings["batch_size"], *timing, peak, threads) if threads > 1 else one_thread
+    one_thread = bench_train_steps(models, settings["batch_size"], *timing, peak, options=options)
+    steps = bench_train_steps(models, settings["batch_size"], *timing, peak, threads, options) \
+        if threads > 1 else one_thread
     return {
         "threads": threads,
         "blas": blas_info(),
@@ -273,7 +279,8 @@ def run(models=MODEL_NAMES, threads=1, quick=False, repeats=None):
         "train_step": steps,
         "train_step_1_thread": one_thread,
         "speedup_vs_1_thread": {name: steps[name]["img_per_s"] / one_thread[name]["img_per_s"] for name in steps},
-        "layers": bench_layers(settings["batch_size"], *timing),
+        "layers": bench_layers(settings["batch_size"], *timing, options),
+        "options": options or {},
         "kernels": bench_kernels(settings["batch_size"], *timing),
         "batch_size": settings["batch_size"], "repeats": settings["repeats"], "quick": quick,
         "gemm_size": settings["gemm_size"],

@@ -8,7 +8,7 @@ import argparse
 import dataclasses
 import sys
 
-from scratchnet.models import MODEL_NAMES
+from scratchnet.models import CHOICES, DEFAULT_OPTIONS, MODEL_NAMES
 from scratchnet.recipe import SMALL, Config
 
 FIELDS = {field.name: field for field in dataclasses.fields(Config)}
@@ -44,6 +44,33 @@ def add_config_options(parser, names):
                             help=field.metadata["help"] + shown)
 
 
+MODEL_OPTIONS = tuple(dict.fromkeys(key for options in DEFAULT_OPTIONS.values() for key in options))
+
+
+def add_model_options(parser, names=MODEL_OPTIONS):
+    """``--conv1``, ``--conv2`` (the convolutions' algorithm) and the CNN-LSTM's variants."""
+    group = parser.add_argument_group("the network's options (scratchnet.models; the defaults are the paper's "
+                                      "network)")
+    helps = {"conv1": "algorithm of the first convolution", "conv2": "algorithm of the second convolution",
+             "head": "cnn_lstm: what reads the features: the LSTM, or the CNN's dense layers",
+             "reading": "cnn_lstm: how the 64 maps of 6 x 6 become a sequence",
+             "readout": "cnn_lstm: what the classifier reads: the last hidden state, or their mean",
+             "hidden": "cnn_lstm: the LSTM's hidden size"}
+    for name in names:
+        defaults = sorted({str(options[name]) for options in DEFAULT_OPTIONS.values() if name in options})
+        group.add_argument(f"--{name}", type=cli_type(name), choices=list(CHOICES[name]) if name in CHOICES else None,
+                           help=f"{helps[name]} (default {', '.join(defaults)})")
+
+
+def cli_type(name):
+    return positive_int if name == "hidden" else str
+
+
+def model_options(args, names=MODEL_OPTIONS):
+    """The network options typed on the command line."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
 def given(args, names):
     """The ``Config`` fields among ``names`` typed on the command line (every default is None there)."""
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
@@ -52,4 +79,4 @@ def given(args, names):
 def config_from_args(args, names, small=False, **fixed):
     """A ``Config`` from the options given, the ``--small`` preset under them, ``fixed`` over both."""
     preset = {**SMALL, "small": True} if small else {}
-    return Config(**{**preset, **given(args, names), **fixed})
+    return Config(**{**preset, **given(args, names), "model_options": model_options(args), **fixed})

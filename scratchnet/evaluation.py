@@ -12,6 +12,7 @@ import numpy as np
 from scratchnet import checkpoint
 from scratchnet.layers import softmax, softmax_cross_entropy
 from scratchnet.models import build_model
+from scratchnet.recipe import LEGACY_OPTIONS
 from scratchnet.transforms import preprocess_eval
 
 BATCH = 500  # images per forward pass at test time: memory, not results, depends on it
@@ -44,12 +45,6 @@ def probabilities(model, images):
     return softmax(logits(model.forward, images, model.dtype))
 
 
-# Checkpoints written before the network's options were recorded used these algorithms.
-LEGACY_OPTIONS = {"cnn_lstm": {"conv1": "direct", "conv2": "winograd"},
-                  "cnn": {"conv1": "direct", "conv2": "winograd"},
-                  "cnn_nolrn": {"conv1": "direct", "conv2": "winograd"}}
-
-
 def model_options(metadata):
     """The options a checkpoint's network was built with (``build_model(name, **options)``)."""
     if "model_options" in metadata:
@@ -57,7 +52,7 @@ def model_options(metadata):
         if not isinstance(options, dict):
             raise ValueError(f"its model options are {type(options).__name__}, not a dict")
         return options
-    return dict(LEGACY_OPTIONS.get(metadata.get("model"), {}))
+    return dict(LEGACY_OPTIONS.get(metadata.get("model"), {}))  # written before options were recorded
 
 
 def load_model(path):

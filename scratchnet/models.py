@@ -1,7 +1,7 @@
 """The paper's CNN-LSTM and the baselines of its Table 1, built from ``scratchnet.layers``.
 
 Every model maps standardised 24 x 24 RGB crops ``(N, 3, 24, 24)`` to 10 class scores
-(logits). The rows of Table 1:
+(logits). The rows of Table 1, with their default options:
 
 ==============  ===================================================================
 ``cnn_lstm``    the paper's network (sections 3 and 4): conv 5x5x64 "same", ReLU,
@@ -18,19 +18,36 @@ Every model maps standardised 24 x 24 RGB crops ``(N, 3, 24, 24)`` to 10 class s
 ``gru``         the same with a GRU.
 ==============  ===================================================================
 
+Options: ``build_model(name, **options)`` builds a variant, and ``model.options`` holds every
+option that applies to the model built (plain JSON values), so that
+``build_model(model.name, **model.options)`` builds the same network again.
+
+- ``conv1``, ``conv2`` (the convolutional rows): the algorithm that computes each
+  convolution, a name in ``CONV_ALGORITHMS``. The builders write the paper's plain
+  convolutions; an algorithm computes the same function another way. Defaults: conv1
+  ``"direct"`` (``Conv2D``), conv2 ``"winograd"`` (``WinogradConv2D``, 2.8x fewer
+  multiplications; with conv1's 3 input channels its products would be too thin to pay).
+- ``cnn_lstm`` only, the choices its paper leaves unstated (defaults: the network above):
+
+  ``reading``   how the (N, 64, 6, 6) maps become a sequence (``scratchnet.sequence``):
+                ``"maps"`` (the paper's: map after map, cut into 48 steps of 48 values),
+                ``"positions"`` (36 steps, one per pixel, of its 64 channels) or ``"rows"``
+                (6 steps, one per row, of its 6 pixels' 64 channels);
+  ``head``      ``"lstm"``, or ``"dense"``: the CNN's 2304 -> 384 -> 192 -> 10 with ReLUs,
+                on the CNN-LSTM's own layers below it (then the next two options and
+                ``reading`` do not apply);
+  ``readout``   what the last linear layer reads: ``"last"`` (h_T) or ``"mean"`` (the mean
+                of h_1 .. h_T);
+  ``hidden``    the LSTM's hidden size, 128.
+
 Choices the paper leaves unstated, and why we made them:
-- LRN constants are the TensorFlow tutorial's (size 9, k 1, alpha 0.001/9, beta 0.75),
-  since the paper's set-up (24 x 24 crops, 64 filters of 5 x 5) is that tutorial's.
+- LRN constants are the TensorFlow tutorial's (``TUTORIAL_LRN``: size 9, k 1, alpha 0.001/9,
+  beta 0.75), since the paper's set-up (24 x 24 crops, 64 filters of 5 x 5) is that tutorial's.
 - The CNN-LSTM classifies from the LSTM's last hidden state (the paper: "the output of the
   long-short term memory network is divided into 10 categories by the SoftMax function").
 - The last linear layer of every model is drawn from Normal(0, std = 1 / fan_in), as the
   tutorial's softmax layer: it feeds a softmax, not a ReLU, and small logits make the
   first loss close to ln 10 (He's rule there gives the CNN a first loss near 6.5).
-
-One liberty with the method, not with the function: conv2 of every CNN is a
-``WinogradConv2D``, the same convolution computed with 2.8x fewer multiplications (its
-module says how, and what it costs in float32 rounding); conv1, with 3 input channels, stays
-a ``Conv2D``, for which Winograd's products would be too thin to pay.
 
 One liberty with the order, not with the result: where the paper has ReLU then max-pool,
 the layers below pool first. ReLU never changes which value of a window is largest, so
@@ -41,31 +58,57 @@ the ReLU touches a quarter of the values.
 """
 
 import copy
+import inspect
+import numbers
+from types import MappingProxyType
 
 import numpy as np
 
 from scratchnet.layers import (
     GRU, LSTM, Conv2D, Flatten, Linear, LocalResponseNorm, MaxPool2D, ReLU, Reshape, WinogradConv2D,
+    softmax_cross_entropy,
 )
-from scratchnet.layers import softmax, softmax_cross_entropy
-from scratchnet.layers.base import Layer, check_input
+from scratchnet.layers.base import check_input
+from scratchnet.sequence import MeanOverTime, PositionsAsSequence, RowsAsSequence
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 24, 24)
 HIDDEN_SIZE = 128
+TUTORIAL_LRN = MappingProxyType({"size": 9, "k": 1.0, "alpha": 0.001 / 9, "beta": 0.75})
+
+# The convolution algorithms a model's conv1 and conv2 may use: each takes Conv2D's arguments
+# (in_channels, out_channels, kernel_size, padding=, rng=, dtype=), draws its weights from rng
+# as Conv2D does, and keeps them under the same names, so a checkpoint loads into any of them.
+CONV_ALGORITHMS = {"direct": Conv2D, "winograd": WinogradConv2D}
+
+# Every option of every model and its default; the LSTM's options apply only with head "lstm".
+_CONV = {"conv1": "direct", "conv2": "winograd"}
+_LSTM_HEAD = {"reading": "maps", "readout": "last", "hidden": HIDDEN_SIZE}
+DEFAULT_OPTIONS = {
+    "cnn_lstm": {**_CONV, "head": "lstm", **_LSTM_HEAD},
+    "cnn": _CONV,
+    "cnn_nolrn": _CONV,
+    "lstm": {},
+    "gru": {},
+}
+MODEL_NAMES = tuple(DEFAULT_OPTIONS)
+CHOICES = {"conv1": CONV_ALGORITHMS, "conv2": CONV_ALGORITHMS, "head": ("lstm", "dense"),
+           "reading": ("maps", "positions", "rows"), "readout": ("last", "mean")}
 
 
 class Model:
     """A stack of named layers with flat ``params``/``grads`` dicts keyed ``"layer.name"``.
 
     ``params`` holds the layers' own arrays (not copies), so an optimiser that updates
-    ``model.params[key]`` in place trains the model.
+    ``model.params[key]`` in place trains the model. ``options`` are those it was built with.
     """
 
-    def __init__(self, name, layers, dtype):
+    def __init__(self, name, layers, dtype, options=None):
         self.name = name
         self.layers = layers  # list of (name, layer), applied in order
         self.dtype = np.dtype(dtype)
+        self.options = dict(options or {})
+        self.dimages = None   # the images' gradient, kept by loss_and_backward(..., input_grad=True)
 
     @property
     def params(self):
@@ -98,10 +141,10 @@ class Model:
         for _, layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
         first = self.layers[0][1]
-        if input_grad or not isinstance(first, Conv2D):  # the only first layer whose dx costs real work
-            return first.backward(dout)
-        first.backward(dout, input_grad=False)
-        return None
+        if "input_grad" in inspect.signature(first.backward).parameters:  # a layer that can skip dx
+            return first.backward(dout, input_grad=input_grad)
+        dimages = first.backward(dout)
+        return dimages if input_grad else None
 
     def loss(self, images, labels):
         """Forward and the mean softmax cross-entropy: ``(loss, logits, dlogits)``."""
@@ -110,9 +153,12 @@ class Model:
         return loss, logits, dlogits
 
     def loss_and_backward(self, images, labels, input_grad=False):
-        """One training step's work before the update: forward, loss, backward. ``(loss, logits)``."""
+        """The step's forward and backward: ``(mean loss, logits)``; fills ``grads``.
+
+        With ``input_grad=True`` the images' gradient is kept in ``self.dimages`` (else None).
+        """
         loss, logits, dlogits = self.loss(images, labels)
-        self.backward(dlogits, input_grad=input_grad)
+        self.dimages = self.backward(dlogits, input_grad=input_grad)
         return loss, logits
 
     def replica(self):
@@ -125,66 +171,65 @@ class Model:
             twin = copy.copy(layer)  # the same params dict: an optimiser step moves both
             twin.grads = {key: np.zeros_like(grad) for key, grad in layer.grads.items()}
             layers.append((name, twin))
-        return Model(self.name, layers, self.dtype)
-
-    def predict(self, images, batch_size=500):
-        """Class probabilities (N, 10) for standardised (N, 3, 24, 24) images."""
-        chunks = [softmax(self.forward(images[i:i + batch_size]))
-                  for i in range(0, len(images), batch_size)]
-        return np.concatenate(chunks) if chunks else np.zeros((0, NUM_CLASSES), self.dtype)
+        return Model(self.name, layers, self.dtype, self.options)
 
 
-class RowsAsSequence(Layer):
-    """(N, C, H, W) -> (N, H, W * C): one time step per image row, pixels' channels side by side."""
-
-    def forward(self, x):
-        self.shape = x.shape
-        n, c, h, w = x.shape
-        return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(n, h, w * c)
-
-    def backward(self, dout):
-        n, c, h, w = self.shape
-        return np.ascontiguousarray(dout.reshape(n, h, w, c).transpose(0, 3, 1, 2))
+def count_params(model):
+    """The number of trained values in ``model`` (every weight and bias)."""
+    return sum(param.size for param in model.params.values())
 
 
-# LRN's constants, the TensorFlow tutorial's (see the module docstring)
-TUTORIAL_LRN = {"size": 9, "k": 1.0, "alpha": 0.001 / 9, "beta": 0.75}
-
-
-def _tutorial_lrn():
-    return LocalResponseNorm(**TUTORIAL_LRN)
-
-
-def _conv(in_channels, rng, dtype, layer=Conv2D):
-    return layer(in_channels, 64, 5, padding="same", rng=rng, dtype=dtype)
+def _conv(in_channels, rng, dtype, algorithm):
+    return CONV_ALGORITHMS[algorithm](in_channels, 64, 5, padding="same", rng=rng, dtype=dtype)
 
 
 def _pool():
     return MaxPool2D(3, stride=2, padding="same")
 
 
-def _cnn_lstm(rng, dtype):
+def _first_block(rng, dtype, conv1):
+    """conv1, pool1, ReLU, LRN: 3 x 24 x 24 -> 64 x 12 x 12, the same in every convolutional row."""
+    return [("conv1", _conv(3, rng, dtype, conv1)), ("pool1", _pool()), ("relu1", ReLU()),
+            ("norm1", LocalResponseNorm(**TUTORIAL_LRN))]
+
+
+def _dense_head(rng, dtype):
+    """The CNN's classifier on the 64 maps of 6 x 6: 2304 -> 384 -> 192 -> 10, ReLU between."""
     return [
-        ("conv1", _conv(3, rng, dtype)), ("pool1", _pool()), ("relu1", ReLU()), ("norm1", _tutorial_lrn()),
-        ("conv2", _conv(64, rng, dtype, WinogradConv2D)), ("pool2", _pool()), ("relu2", ReLU()),
-        # (N, 64, 6, 6) -> (N, 48, 48): 2304 values per image, map after map, cut into 48 rows
-        ("rows", Reshape((48, 48))),
-        ("lstm", LSTM(48, HIDDEN_SIZE, rng=rng, dtype=dtype)),
-        ("fc", Linear(HIDDEN_SIZE, NUM_CLASSES, rng=rng, dtype=dtype)),
-    ]
-
-
-def _cnn(rng, dtype, lrn=True):
-    layers = [
-        ("conv1", _conv(3, rng, dtype)), ("pool1", _pool()), ("relu1", ReLU()), ("norm1", _tutorial_lrn()),
-        # LRN is not monotone: relu2 stays before it, and pool2 after
-        ("conv2", _conv(64, rng, dtype, WinogradConv2D)), ("relu2", ReLU()), ("norm2", _tutorial_lrn()),
-        ("pool2", _pool()),
         ("flatten", Flatten()),
         ("fc1", Linear(64 * 6 * 6, 384, rng=rng, dtype=dtype)), ("relu3", ReLU()),
         ("fc2", Linear(384, 192, rng=rng, dtype=dtype)), ("relu4", ReLU()),
         ("fc3", Linear(192, NUM_CLASSES, rng=rng, dtype=dtype)),
     ]
+
+
+def _cnn_lstm(rng, dtype, conv1, conv2, head, reading="maps", readout="last", hidden=HIDDEN_SIZE):
+    layers = _first_block(rng, dtype, conv1) + [
+        ("conv2", _conv(64, rng, dtype, conv2)), ("pool2", _pool()), ("relu2", ReLU()),
+    ]
+    if head == "dense":
+        return layers + _dense_head(rng, dtype)
+    # (N, 64, 6, 6) -> (N, T, D); the layer keeps the name "rows" (the rows of the sequence) in every reading
+    sequence, step_size = {
+        "maps": (Reshape((48, 48)), 48),         # 2304 values per image, map after map, cut into 48 rows
+        "positions": (PositionsAsSequence(), 64),
+        "rows": (RowsAsSequence(), 6 * 64),
+    }[reading]
+    mean = readout == "mean"
+    return layers + [
+        ("rows", sequence),
+        ("lstm", LSTM(step_size, hidden, return_sequences=mean, rng=rng, dtype=dtype)),
+        *([("mean", MeanOverTime())] if mean else []),
+        ("fc", Linear(hidden, NUM_CLASSES, rng=rng, dtype=dtype)),
+    ]
+
+
+def _cnn(rng, dtype, conv1, conv2, lrn=True):
+    layers = _first_block(rng, dtype, conv1) + [
+        # LRN is not monotone: relu2 stays before it, and pool2 after
+        ("conv2", _conv(64, rng, dtype, conv2)), ("relu2", ReLU()),
+        ("norm2", LocalResponseNorm(**TUTORIAL_LRN)), ("pool2", _pool()),
+    ] + _dense_head(rng, dtype)
     return layers if lrn else [(name, layer) for name, layer in layers if not name.startswith("norm")]
 
 
@@ -201,22 +246,49 @@ def _recurrent(cell):
 BUILDERS = {
     "cnn_lstm": _cnn_lstm,
     "cnn": _cnn,
-    "cnn_nolrn": lambda rng, dtype: _cnn(rng, dtype, lrn=False),
+    "cnn_nolrn": lambda rng, dtype, **options: _cnn(rng, dtype, lrn=False, **options),
     "lstm": _recurrent(LSTM),
     "gru": _recurrent(GRU),
 }
-MODEL_NAMES = tuple(BUILDERS)
 
 
-def build_model(name, rng=None, dtype=np.float32):
-    """Build one of ``MODEL_NAMES`` with weights drawn from ``rng``."""
-    if name not in BUILDERS:
+def model_options(name, **options):
+    """Every option of model ``name``: its defaults, overridden by ``options``, each checked.
+
+    Refuses an unknown model, an option the model does not take and a value not among the choices.
+    """
+    if name not in DEFAULT_OPTIONS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    defaults = DEFAULT_OPTIONS[name]
+    for key in options:
+        if key not in defaults:
+            raise ValueError(f"option {key!r} does not apply to model {name!r}; "
+                             f"its options: {', '.join(defaults) or 'none'}")
+    chosen = {**defaults, **options}
+    for key, value in chosen.items():
+        if key == "hidden":
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"option hidden={value!r}: the hidden size must be a whole number >= 1")
+            chosen[key] = int(value)  # a NumPy integer would not go into JSON
+        elif not isinstance(value, str) or value not in CHOICES[key]:
+            raise ValueError(f"option {key}={value!r}: choose one of {', '.join(CHOICES[key])}")
+    if chosen.get("head") == "dense":
+        for key in _LSTM_HEAD:
+            if key in options:
+                raise ValueError(f"option {key!r} applies only with head 'lstm', not with head 'dense'")
+            del chosen[key]
+    return chosen
+
+
+def build_model(name, rng=None, dtype=np.float32, **options):
+    """Build one of ``MODEL_NAMES`` with weights drawn from ``rng``, and its ``options`` (module doc).
+
+    E.g. ``build_model("cnn", conv2="direct")``, ``build_model("cnn_lstm", reading="rows", hidden=256)``.
+    """
+    options = model_options(name, **options)
     rng = np.random.default_rng() if rng is None else rng
-    layers = BUILDERS[name](rng, dtype)
+    layers = BUILDERS[name](rng, dtype, **options)
     _, head = layers[-1]
     fan_in = head.params["W"].shape[0]
     head.params["W"][...] = rng.standard_normal(head.params["W"].shape) / fan_in
-    model = Model(name, layers, dtype)
-    model.options = {}
-    return model
+    return Model(name, layers, dtype, options)

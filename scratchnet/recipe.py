@@ -13,7 +13,7 @@ The paper states neither learning rate nor budget; the peak rates below are ours
 import dataclasses
 import math
 
-from scratchnet.models import MODEL_NAMES
+from scratchnet.models import MODEL_NAMES, model_options
 
 # Peak learning rates: the recurrent rows tolerate, and need, a larger one.
 PEAK_LR = {"cnn_lstm": 0.02, "cnn": 0.02, "cnn_nolrn": 0.02, "lstm": 0.05, "gru": 0.05}
@@ -24,6 +24,10 @@ SMALL = {"train_size": 5000, "test_size": 1000, "val_size": 500, "epochs": 6, "b
 # The recurrent rows do little work per image and their loop over time holds the GIL:
 # splitting their batches across threads gains nothing (python -m scratchnet.bench --threads 2).
 ONE_THREAD_MODELS = ("lstm", "gru")
+# Checkpoints written before the network's options were recorded used these algorithms.
+LEGACY_OPTIONS = {"cnn_lstm": {"conv1": "direct", "conv2": "winograd"},
+                  "cnn": {"conv1": "direct", "conv2": "winograd"},
+                  "cnn_nolrn": {"conv1": "direct", "conv2": "winograd"}}
 
 
 def _option(default, help):
@@ -76,6 +80,11 @@ class Config:
             problems.append(f"--val-size must be a whole number in [0, 50000), got {self.val_size}")
         if not isinstance(self.model_options, dict):
             problems.append(f"model options must be a dict, got {type(self.model_options).__name__}")
+        elif self.model in MODEL_NAMES:
+            try:  # every option written out: a later change of default cannot change a resumed run
+                self.model_options = model_options(self.model, **self.model_options)
+            except (TypeError, ValueError) as error:
+                problems.append(str(error))
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -84,6 +93,8 @@ class Config:
         """The Config stored in a checkpoint or summary; a clear ValueError when it is not one."""
         if not isinstance(saved, dict):
             raise ValueError(f"{where} holds no training options; it was not written by scratchnet.train")
+        if "model_options" not in saved:  # written before the network's options were recorded
+            saved = {**saved, "model_options": LEGACY_OPTIONS.get(saved.get("model"), {})}
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(saved) - known)
         if unknown:

@@ -33,6 +33,7 @@ def build_parser():
                         help=f"a quick run: {SMALL['train_size']:,} training and {SMALL['test_size']:,} test images, "
                              f"{SMALL['epochs']} epochs (about a minute on two cores)")
     cli.add_config_options(parser, OPTIONS)
+    cli.add_model_options(parser)
     parser.add_argument("--threads", type=cli.positive_int,
                         help="threads to split each batch across (default: every core; one for lstm and gru, which "
                              "gain nothing from more). Results depend on it only in the last bits")
@@ -54,6 +55,8 @@ def resumed_config(args, folder):
     asked = cli.given(args, OPTIONS)
     conflicts = [f"--{name.replace('_', '-')} {value} (the checkpoint has {getattr(saved, name)})"
                  for name, value in asked.items() if getattr(saved, name) != value]
+    conflicts += [f"--{name} {value} (the checkpoint has {saved.model_options.get(name)})"
+                  for name, value in cli.model_options(args).items() if saved.model_options.get(name) != value]
     if args.small and not saved.small:
         conflicts.append("--small (the run was not a --small run)")
     if conflicts:
