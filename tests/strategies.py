@@ -122,7 +122,7 @@ def tile_cases(draw, max_tile):
 @st.composite
 def lrn_cases(draw, dtype=np.float64):
     """An input (N, C, H, W) and LRN constants; odd sizes from 1 to larger than C."""
-    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    shape = tuple(draw(st.integers(1, high)) for high in (2, 6, 3, 3))
     x = draw(hnp.arrays(dtype, shape, elements=values))
     # alpha large enough that the cross-channel term shows in the gradient, but with
     # k / (alpha (2 beta - 1)) > 3^2: a lone channel's b = a / (k + alpha a^2)^beta then has

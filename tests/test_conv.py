@@ -89,7 +89,8 @@ def test_gradients_match_finite_differences(case):
     assert max(errors.values()) < 1e-6, errors
 
 
-@pytest.mark.parametrize("case", CONV_DEGENERATE + [(5, 3, 4, 6, 6, 5, 1, "same", 5), (3, 2, 2, 7, 5, 3, 2, 1, 6)])
+@pytest.mark.parametrize("case", CONV_DEGENERATE + [(5, 3, 4, 6, 6, 5, 1, "same", 5),
+                                                    (3, 2, 2, 7, 5, 3, 2, 1, 6)])
 def test_blocks_of_the_batch_give_the_whole_batch_result(case, monkeypatch):
     # the layer runs im2col and its products a few images at a time; one image per block here
     layer, x = build(case)

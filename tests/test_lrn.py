@@ -37,7 +37,8 @@ def test_gradients_match_finite_differences(case):
 @given(case=lrn_cases())
 def test_forward_is_formula_7(case):
     x, constants = case
-    np.testing.assert_allclose(LocalResponseNorm(**constants).forward(x), formula_7(x, **constants), rtol=1e-12)
+    out = LocalResponseNorm(**constants).forward(x)
+    np.testing.assert_allclose(out, formula_7(x, **constants), rtol=1e-12)
 
 
 def test_hand_worked_example():

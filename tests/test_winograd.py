@@ -1,8 +1,6 @@
 """Winograd convolution: the matrices, the kernels against their references and adjoints,
 and WinogradConv2D against Conv2D, finite differences and float32 rounding."""
 
-from fractions import Fraction
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -46,12 +44,14 @@ def test_impossible_sizes_and_options_are_refused():
     with pytest.raises(ValueError, match=r"WinogradConv2D\(3->2, kernel_size=9\): kernels up to 7 x 7 only "
                                          r".* use Conv2D for a 9 x 9 kernel"):
         WinogradConv2D(3, 2, 9)
-    with pytest.raises(ValueError, match=r"WinogradConv2D\(3->2, kernel_size=0\): kernel_size must be a positive"):
+    with pytest.raises(ValueError, match=r"WinogradConv2D\(3->2, kernel_size=0\): "
+                                         "kernel_size must be a positive"):
         WinogradConv2D(3, 2, 0)
     with pytest.raises(ValueError, match=r"WinogradConv2D\(3->2, kernel_size=5\): stride must be 1, got 2; "
                                          "use Conv2D for a strided convolution"):
         WinogradConv2D(3, 2, 5, stride=2)
-    with pytest.raises(ValueError, match=r"WinogradConv2D\(3->2, kernel_size=5\): dtype must be float32 or float64"):
+    with pytest.raises(ValueError, match=r"WinogradConv2D\(3->2, kernel_size=5\): "
+                                         "dtype must be float32 or float64"):
         WinogradConv2D(3, 2, 5, dtype=np.int32)
 
 
@@ -92,8 +92,8 @@ def test_output_transform_and_its_adjoint_equal_the_references(case):
     out_shape = (N, m * th, m * tw, F)
     out = kernels.output_transform(M, ATh, ATw, bias, np.empty(out_shape, dtype))
     assert out.dtype == dtype
-    np.testing.assert_allclose(out, kernels.output_transform_reference(M, ATh, ATw, bias, np.empty(out_shape)),
-                               **_tol(dtype))
+    expected = kernels.output_transform_reference(M, ATh, ATw, bias, np.empty(out_shape))
+    np.testing.assert_allclose(out, expected, **_tol(dtype))
     dout = rng.standard_normal(out_shape).astype(dtype)
     np.testing.assert_allclose(kernels.output_transform_adjoint(dout, ATh, ATw),
                                kernels.output_transform_adjoint_reference(dout, ATh, ATw), **_tol(dtype))
@@ -113,8 +113,8 @@ def test_adjoints_are_the_transposes(case):
     out = kernels.output_transform(V, ATh, ATw, np.zeros(shape[3]), np.empty((shape[0], *(
         m * ((s - a) // m + 1) for s, a in zip(shape[1:3], (BTh.shape[0], BTw.shape[0]))), shape[3])))
     dout = rng.standard_normal(out.shape)
-    np.testing.assert_allclose(np.sum(out * dout), np.sum(V * kernels.output_transform_adjoint(dout, ATh, ATw)),
-                               rtol=1e-10, atol=1e-10)
+    dM = kernels.output_transform_adjoint(dout, ATh, ATw)
+    np.testing.assert_allclose(np.sum(out * dout), np.sum(V * dM), rtol=1e-10, atol=1e-10)
 
 
 def build_pair(case, dtype=np.float64):
@@ -172,7 +172,8 @@ def test_float32_rounding_at_the_papers_conv2():
     # of magnitude more relative error than im2col's, dW the most; bounded here in absolute and ratio
     rng = np.random.default_rng(0)
     exact = Conv2D(64, 64, 5, padding="same", rng=rng, dtype=np.float64)
-    layers = {"im2col": Conv2D(64, 64, 5, padding="same"), "winograd": WinogradConv2D(64, 64, 5, padding="same")}
+    layers = {"im2col": Conv2D(64, 64, 5, padding="same"),
+              "winograd": WinogradConv2D(64, 64, 5, padding="same")}
     for layer in layers.values():
         layer.params["W"][...] = exact.params["W"]
     exact.params["W"][...] = layers["winograd"].params["W"]  # all three hold the same float32 numbers

@@ -37,8 +37,10 @@ The kernels below move between images and tiles (the matrix products are the lay
 ``scratchnet.layers.winograd``). Tiles step by m over the padded NHWC input, so input
 tiles overlap by r - 1 and output tiles do not:
 
-    input_transform            V[(xi, nu), (n, ty, tx), c] = (B^T d B)[xi, nu],  d = xp[n, m ty : m ty + a, m tx : m tx + a, c]
-    output_transform           out[n, m ty : m ty + m, m tx : m tx + m, f] = bias[f] + A^T M[:, :, (n, ty, tx), f] A
+    input_transform            V[(xi, nu), (n, ty, tx), c] = (B^T d B)[xi, nu],
+                                   d = xp[n, m ty : m ty + a, m tx : m tx + a, c]
+    output_transform           out[n, m ty : m ty + m, m tx : m tx + m, f]
+                                   = bias[f] + A^T M[:, :, (n, ty, tx), f] A
     output_transform_adjoint   dM = A dY A^T for every output tile (the backward of output_transform)
     input_transform_adjoint    dxp += B dV B^T on every input tile (the backward of input_transform;
                                overlapping tiles add up, as col2im does)
@@ -61,8 +63,10 @@ MAX_TILE = len(POINTS) + 1  # a = m + r - 1 points, the last one at infinity
 
 
 def _evaluation(points, k):
-    """The len(points) + 1 by k matrix that evaluates a polynomial of k coefficients at each point and at infinity."""
-    return [[Fraction(p) ** j for j in range(k)] for p in points] + [[Fraction(int(j == k - 1)) for j in range(k)]]
+    """The len(points) + 1 by k matrix that evaluates a polynomial of k coefficients at each point
+    and at infinity."""
+    at_infinity = [Fraction(int(j == k - 1)) for j in range(k)]  # picks the leading coefficient
+    return [[Fraction(p) ** j for j in range(k)] for p in points] + [at_infinity]
 
 
 def _inverse(matrix):
@@ -106,7 +110,7 @@ def _tiles(xp, ah, aw, m):
 
 
 def input_transform_reference(xp, BTh, BTw, m):
-    """Plain NumPy: V (ah*aw, N*th*tw, C) of the padded NHWC input ``xp``. Same contract as ``input_transform``."""
+    """Plain NumPy: V (ah*aw, N*th*tw, C) of the padded NHWC input ``xp``, as ``input_transform``."""
     ah, aw = BTh.shape[0], BTw.shape[0]
     V = np.einsum("xp,ntscpq,yq->xyntsc", BTh, _tiles(xp, ah, aw, m), BTw)
     return V.reshape(ah * aw, -1, xp.shape[3])
@@ -192,7 +196,8 @@ def input_transform_adjoint(dV, BTh, BTw, m, dxp):
 
 @njit(cache=True, nogil=True)
 def _to_tiles(image, Lh, Lw, m, T):
-    """T[(xi, nu), (n, ty, tx), c] = (Lh d Lw^T)[xi, nu], d = image[n, m ty : m ty + ph, m tx : m tx + pw, c]."""
+    """T[(xi, nu), (n, ty, tx), c] = (Lh d Lw^T)[xi, nu] for every tile
+    d = image[n, m ty : m ty + ph, m tx : m tx + pw, c], with ph, pw the columns of Lh, Lw."""
     N, H, W, C = image.shape
     ah, ph = Lh.shape
     aw, pw = Lw.shape
@@ -223,7 +228,8 @@ def _to_tiles(image, Lh, Lw, m, T):
 
 @njit(cache=True, nogil=True)
 def _from_tiles(T, Lh, Lw, m, image):
-    """image[n, m ty : m ty + ph, m tx : m tx + pw, c] += Lh^T T[:, :, (n, ty, tx), c] Lw: the adjoint of _to_tiles."""
+    """image[n, m ty : m ty + ph, m tx : m tx + pw, c] += Lh^T T[:, :, (n, ty, tx), c] Lw for every
+    tile: the adjoint of ``_to_tiles``."""
     N, H, W, C = image.shape
     ah, ph = Lh.shape
     aw, pw = Lw.shape

@@ -13,11 +13,11 @@ from scratchnet.layers.losses import softmax, softmax_cross_entropy
 from scratchnet.layers.lrn import LocalResponseNorm
 from scratchnet.layers.penalties import l1_penalty, l2_penalty
 from scratchnet.layers.pool import AvgPool2D, MaxPool2D
-from scratchnet.layers.winograd import WinogradConv2D
 from scratchnet.layers.recurrent import (
     GRU, LSTM, RNN, gru_step_backward, gru_step_forward, lstm_step_backward, lstm_step_forward,
     rnn_step_backward, rnn_step_forward,
 )
+from scratchnet.layers.winograd import WinogradConv2D
 
 __all__ = [
     "Conv2D", "LoopConv2D", "WinogradConv2D", "MaxPool2D", "AvgPool2D", "LocalResponseNorm", "Linear", "ReLU",

@@ -81,7 +81,7 @@ class Flatten(Layer):
     def forward(self, x):
         check_input(x, self.where, "(N, d1, d2, ...)", max(np.ndim(x), 2))
         self.shape = x.shape
-        self.out_shape = (x.shape[0], int(np.prod(x.shape[1:])))  # not -1: an empty batch has no size to infer
+        self.out_shape = (x.shape[0], int(np.prod(x.shape[1:])))  # not -1: N may be 0
         return x.reshape(self.out_shape)
 
     def backward(self, dout):
@@ -108,7 +108,8 @@ class Reshape(Layer):
         check_input(x, self.where, wanted, max(np.ndim(x), 1))
         if np.prod(x.shape[1:]) != np.prod(self.target):
             raise ValueError(
-                f"{self.where}: got an array of shape {x.shape} ({int(np.prod(x.shape[1:]))} values per sample), "
+                f"{self.where}: got an array of shape {x.shape} "
+                f"({int(np.prod(x.shape[1:]))} values per sample), "
                 f"wanted {wanted}"
             )
         self.shape = x.shape

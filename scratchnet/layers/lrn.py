@@ -56,11 +56,13 @@ class LocalResponseNorm(Layer):
         self.where = f"LocalResponseNorm(size={size})"
         if int(size) != size or size < 1 or size % 2 == 0:
             raise ValueError(
-                f"{self.where}: size must be a positive odd integer (a window centred on each channel), got {size!r}"
+                f"{self.where}: size must be a positive odd integer (a window centred on each channel), "
+                f"got {size!r}"
             )
         if k <= 0 or alpha < 0:
             raise ValueError(
-                f"{self.where}: need k > 0 and alpha >= 0 so the denominator stays positive, got k={k}, alpha={alpha}"
+                f"{self.where}: need k > 0 and alpha >= 0 so the denominator stays positive, "
+                f"got k={k}, alpha={alpha}"
             )
         self.size, self.k, self.alpha, self.beta = int(size), float(k), float(alpha), float(beta)
         self.cache = None
@@ -68,7 +70,7 @@ class LocalResponseNorm(Layer):
     def forward(self, x):
         check_input(x, self.where, "(N, C, H, W)", 4)
         N, C, H, W = shape = x.shape
-        x = np.ascontiguousarray(x).reshape(N, C, H * W)  # a view, pixels innermost (H * W, not -1: N may be 0)
+        x = np.ascontiguousarray(x).reshape(N, C, H * W)  # a view, pixels innermost (not -1: N may be 0)
         s = lrn_s(x, self.size, self.k, self.alpha)
         scale = s ** -self.beta  # in NumPy: its SIMD power is much faster than Numba's scalar pow
         self.cache = (shape, x, s, scale)

@@ -52,16 +52,19 @@ TILE = 2  # output pixels per tile side: F(2 x 2, k x k)
 
 
 class WinogradConv2D(Conv2D):
-    """Stride-1 convolution of (N, C, H, W) images, computed by Winograd's F(2 x 2, kh x kw) (see module doc)."""
+    """Stride-1 convolution of (N, C, H, W) images by Winograd's F(2 x 2, kh x kw) (see module doc)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None, dtype=np.float32):
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, rng=rng, dtype=dtype)
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None,
+                 dtype=np.float32):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, rng=rng,
+                         dtype=dtype)
         if (self.sh, self.sw) != (1, 1):
-            raise ValueError(f"{self.where}: stride must be 1, got {stride!r}; use Conv2D for a strided convolution")
+            raise ValueError(f"{self.where}: stride must be 1, got {stride!r}; "
+                             "use Conv2D for a strided convolution")
         largest = MAX_TILE - TILE + 1
         if max(self.kh, self.kw) > largest:
-            raise ValueError(f"{self.where}: kernels up to {largest} x {largest} only (larger ones lose float32 "
-                             f"precision); use Conv2D for a {self.kh} x {self.kw} kernel")
+            raise ValueError(f"{self.where}: kernels up to {largest} x {largest} only (larger ones lose "
+                             f"float32 precision); use Conv2D for a {self.kh} x {self.kw} kernel")
         # cast once to the weights' dtype: float64 matrices would turn float32 work into float64
         (self.ATh, self.Gh, self.BTh), (self.ATw, self.Gw, self.BTw) = (
             [M.astype(self.dtype) for M in winograd_matrices(TILE, k)] for k in (self.kh, self.kw))
