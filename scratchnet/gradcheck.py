@@ -29,7 +29,8 @@ def numerical_gradient(f, x, h=1e-6, indices=None):
         )
     flat = x.reshape(-1)  # a view: writing to it perturbs x
     if not np.shares_memory(flat, x):
-        raise ValueError("numerical_gradient: x must be a contiguous array, so that it can be perturbed in place")
+        raise ValueError("numerical_gradient: x must be a contiguous array, "
+                         "so that it can be perturbed in place")
     chosen = range(flat.size) if indices is None else indices
     grad = np.zeros(len(chosen))
     for k, index in enumerate(chosen):

@@ -1,17 +1,18 @@
-"""Tests of scratchnet/layers/dense.py: Linear, ReLU, Flatten, Reshape."""
+"""Tests of scratchnet/layers/dense.py: Linear, ReLU, Flatten, Reshape.
+
+What every layer must do (grads in place, dtypes, float32 near float64, refusals) is tested
+for these with all the others in test_layer_contract.py.
+"""
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from strategies import away_from_zero, float64_arrays, values
 
 from scratchnet.gradcheck import layer_gradient_errors
 from scratchnet.layers.dense import Flatten, Linear, ReLU, Reshape
-
-values = st.floats(-3, 3, width=32)
-# magnitudes in [0.1, 3] with either sign: clear of ReLU's kink at 0
-away_from_zero = st.tuples(st.floats(0.1, 3), st.booleans()).map(lambda v: v[0] if v[1] else -v[0])
 
 
 @given(n=st.integers(1, 4), fan_in=st.integers(1, 6), fan_out=st.integers(1, 6), data=st.data())
@@ -27,12 +28,12 @@ def test_linear_gradients_match_finite_differences(n, fan_in, fan_out, data):
     assert max(errors.values()) < 1e-6, errors
 
 
-@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=4, max_side=3), elements=away_from_zero))
+@given(float64_arrays(min_dims=1, max_dims=4, max_side=3, elements=away_from_zero))
 def test_relu_gradients_match_finite_differences(x):
     assert layer_gradient_errors(ReLU(), x)["x"] < 1e-6
 
 
-@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=4, max_side=3), elements=values))
+@given(float64_arrays(min_dims=2, max_dims=4, max_side=3))
 def test_flatten_gradients_match_finite_differences(x):
     assert layer_gradient_errors(Flatten(), x)["x"] < 1e-6
 
@@ -65,40 +66,6 @@ def test_linear_same_seed_same_weights():
     b = Linear(4, 3, rng=np.random.default_rng(7), dtype=np.float64)
     assert a.params["W"].dtype == np.float64
     np.testing.assert_array_equal(a.params["W"], b.params["W"])
-
-
-def test_linear_backward_overwrites_grads():
-    layer = Linear(3, 2, rng=np.random.default_rng(0), dtype=np.float64)
-    x, dout = np.ones((4, 3)), np.ones((4, 2))
-    layer.forward(x)
-    layer.backward(dout)
-    first = {name: g.copy() for name, g in layer.grads.items()}
-    layer.backward(dout)
-    for name in first:
-        assert layer.grads[name].shape == layer.params[name].shape
-        np.testing.assert_array_equal(layer.grads[name], first[name])
-
-
-def test_linear_float32_close_to_float64():
-    rng = np.random.default_rng(0)
-    x, dout = rng.standard_normal((5, 8)), rng.standard_normal((5, 3))
-    results = []
-    for dtype in (np.float32, np.float64):
-        layer = Linear(8, 3, rng=np.random.default_rng(1), dtype=dtype)
-        out = layer.forward(x.astype(dtype))
-        dx = layer.backward(dout.astype(dtype))
-        assert out.dtype == dx.dtype == layer.grads["W"].dtype == dtype
-        results.append([out, dx, layer.grads["W"], layer.grads["b"]])
-    for r32, r64 in zip(*results):
-        np.testing.assert_allclose(r32, r64, rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_parameterless_layers_keep_dtype(dtype):
-    x = np.arange(-12, 12, dtype=dtype).reshape(2, 3, 2, 2)
-    for layer in (ReLU(), Flatten(), Reshape((6, 2))):
-        out = layer.forward(x)
-        assert out.dtype == layer.backward(np.ones_like(out)).dtype == dtype
 
 
 def test_relu_values():
@@ -136,3 +103,11 @@ def test_bad_input_names_layer_and_shapes():
         Flatten().forward(np.zeros(5))
     with pytest.raises(ValueError, match=r"ReLU.*int64.*float32 or float64"):
         ReLU().forward(np.zeros(3, dtype=np.int64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flatten_and_reshape_of_an_empty_batch_are_empty(dtype):
+    for layer, out_shape in [(Flatten(), (0, 36)), (Reshape((6, 6)), (0, 6, 6))]:
+        out = layer.forward(np.zeros((0, 4, 3, 3), dtype))
+        assert out.shape == out_shape and out.dtype == dtype
+        assert layer.backward(np.zeros(out_shape, dtype)).shape == (0, 4, 3, 3)

@@ -4,14 +4,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from strategies import float64_arrays
 
 from scratchnet.gradcheck import layer_gradient_errors, numerical_gradient, relative_error
 
-arrays = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), elements=st.floats(-3, 3))
 
-
-@given(arrays)
+@given(float64_arrays(elements=st.floats(-3, 3)))
 def test_numerical_gradient_of_known_functions(x):
     # d/dx sum(x^2) = 2x;  d/dx sum(sin x) = cos x;  d/dx sum(x^3) = 3x^2. The estimate is off
     # by h^2 f'''/6 (truncation) plus about eps |f| / h (rounding): under 1e-6 here.
@@ -61,7 +59,7 @@ class Scale:
         return x * self.params["w"]
 
     def backward(self, dout):
-        self.grads["w"] = dout * self.x * (2 if self.wrong == "w" else 1)
+        self.grads["w"][...] = dout * self.x * (2 if self.wrong == "w" else 1)
         return dout * self.params["w"] * (-1 if self.wrong == "x" else 1)
 
 

@@ -1,26 +1,13 @@
 """im2col/col2im: the Numba kernels equal the NumPy references, and col2im is im2col's adjoint."""
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from hypothesis import given
-from hypothesis import strategies as st
+from strategies import im2col_cases
 
 from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
 
 
-@st.composite
-def windows(draw):
-    """A padded NHWC input shape, a kernel that fits in it, strides (also > kernel), a seed."""
-    N, C = draw(st.integers(1, 3)), draw(st.integers(1, 4))
-    Hp, Wp = draw(st.integers(1, 8)), draw(st.integers(1, 8))
-    kh, kw = draw(st.integers(1, Hp)), draw(st.integers(1, Wp))
-    sh, sw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    dtype = draw(st.sampled_from([np.float32, np.float64]))
-    return (N, Hp, Wp, C), kh, kw, sh, sw, dtype, draw(st.integers(0, 2**32 - 1))
-
-
-@given(windows())
+@given(case=im2col_cases())
 def test_im2col_equals_reference(case):
     shape, kh, kw, sh, sw, dtype, seed = case
     xp = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
@@ -30,7 +17,7 @@ def test_im2col_equals_reference(case):
     np.testing.assert_array_equal(cols, expected)  # a copy: bit for bit
 
 
-@given(windows())
+@given(case=im2col_cases())
 def test_col2im_equals_reference(case):
     shape, kh, kw, sh, sw, dtype, seed = case
     N, Hp, Wp, C = shape
@@ -41,7 +28,7 @@ def test_col2im_equals_reference(case):
     np.testing.assert_allclose(dxp, col2im_reference(cols, shape, kh, kw, sh, sw), rtol=1e-6, atol=1e-6)
 
 
-@given(windows())
+@given(case=im2col_cases())
 def test_col2im_is_the_adjoint_of_im2col(case):
     # <im2col(x), y> == <x, col2im(y)> for all x, y: col2im is exactly im2col's backward pass
     shape, kh, kw, sh, sw, _, seed = case
@@ -60,18 +47,3 @@ def test_im2col_layout_rows_are_pixels_columns_are_kernel_row_col_channel():
     # row 3 is image 0, output pixel (1, 1); its window starts at xp[0, 1, 1]
     np.testing.assert_array_equal(cols[3], xp[0, 1:3, 1:3, :].ravel())
     np.testing.assert_array_equal(cols[4], xp[1, 0:2, 0:2, :].ravel())
-
-
-def test_kernels_run_side_by_side_on_two_threads():
-    # the kernels release the GIL (nogil=True) so that scratchnet.parallel can run shards at once
-    inputs = [np.random.default_rng(seed).standard_normal((5, 9, 8, 3)).astype(np.float32) for seed in (0, 1)]
-
-    def both(xp):
-        cols = im2col(xp, 3, 2, 2, 1)
-        return cols, col2im(cols, xp.shape, 3, 2, 2, 1)
-
-    with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(both, inputs * 4))
-    for xp, (cols, dxp) in zip(inputs * 4, results):
-        np.testing.assert_array_equal(cols, im2col_reference(xp, 3, 2, 2, 1))
-        np.testing.assert_allclose(dxp, col2im_reference(cols, xp.shape, 3, 2, 2, 1), rtol=1e-6, atol=1e-6)

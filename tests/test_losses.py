@@ -4,18 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from strategies import logits_and_labels
 
 from scratchnet.gradcheck import numerical_gradient, relative_error
 from scratchnet.layers.losses import softmax, softmax_cross_entropy
-
-
-@st.composite
-def logits_and_labels(draw, dtype=np.float64, bound=5):
-    n, c = draw(st.integers(1, 5)), draw(st.integers(1, 6))
-    logits = draw(hnp.arrays(dtype, (n, c), elements=st.floats(-bound, bound, width=32)))
-    labels = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, c - 1)))
-    return logits, labels
 
 
 @given(logits_and_labels())
@@ -29,7 +21,6 @@ def test_dlogits_match_finite_differences_of_mean_loss(case):
 def test_hand_worked_example():
     # logits [1, 2, 3], label 2: loss = log(e^1 + e^2 + e^3) - 3 = log(1 + e^-1 + e^-2) = 0.40760596...
     loss, dlogits = softmax_cross_entropy(np.array([[1.0, 2.0, 3.0]]), np.array([2]))
-    print("loss", loss, "dlogits", dlogits)
     assert loss == pytest.approx(0.4076059644443806, rel=1e-14)
     p = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
     np.testing.assert_allclose(dlogits, [[p[0], p[1], p[2] - 1]], rtol=1e-14)

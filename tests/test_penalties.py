@@ -4,19 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from strategies import away_from_zero, param_dicts
 
 from scratchnet.gradcheck import numerical_gradient, relative_error
 from scratchnet.layers.penalties import l1_penalty, l2_penalty
-
-# magnitudes in [0.1, 3] with either sign: clear of |w|'s kink at 0
-away_from_zero = st.tuples(st.floats(0.1, 3), st.booleans()).map(lambda v: v[0] if v[1] else -v[0])
-
-
-def param_dicts(elements):
-    shapes = hnp.array_shapes(min_dims=1, max_dims=3, max_side=3)
-    arrays = shapes.flatmap(lambda shape: hnp.arrays(np.float64, shape, elements=elements))
-    return st.dictionaries(st.sampled_from(["W1", "b1", "W2", "b2"]), arrays, min_size=1)
 
 
 @pytest.mark.parametrize("penalty", [l2_penalty, l1_penalty])

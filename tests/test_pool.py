@@ -1,53 +1,16 @@
 """MaxPool2D and AvgPool2D: known windows, the tie rule, padding, kernels, gradients, bad input."""
 
-from concurrent.futures import ThreadPoolExecutor
+import re
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import given
 from hypothesis import strategies as st
+from strategies import POOL_DEGENERATE, distinct_values, float_dtypes, pool_cases, with_examples
 
 from scratchnet.gradcheck import layer_gradient_errors
 from scratchnet.kernels import pool as kernels
 from scratchnet.layers.pool import AvgPool2D, MaxPool2D
-
-
-@st.composite
-def pool_cases(draw):
-    """(N, C, H, W, (kh, kw), stride, padding, seed): legal for both pools, stride > kernel too."""
-    N, C = draw(st.integers(1, 2)), draw(st.integers(1, 3))
-    H, W = draw(st.integers(1, 7)), draw(st.integers(1, 7))
-    padding = draw(st.sampled_from([0, 1, "same"]))
-    pad = 2 if padding == "same" else padding
-    smallest = 1 if padding == "same" else padding + 1  # a window must hold a real value
-    kh, kw = draw(st.integers(smallest, H + 2 * pad)), draw(st.integers(smallest, W + 2 * pad))
-    stride = draw(st.one_of(st.none(), st.integers(1, 4)))
-    return N, C, H, W, (kh, kw), stride, padding, draw(st.integers(0, 2**32 - 1))
-
-
-DEGENERATE = [
-    (1, 2, 4, 4, (1, 1), None, 0, 0),       # 1x1 window: the identity
-    (2, 1, 3, 5, (3, 5), None, 0, 1),       # window == input: one global pool
-    (1, 2, 7, 7, (2, 2), 3, 0, 2),          # stride > kernel: rows and columns skipped
-    (1, 1, 2, 3, (5, 4), 2, "same", 3),     # "same" with a window larger than the input
-    (2, 3, 6, 5, (3, 3), 2, "same", 4),     # the paper's 3x3/2 "same", odd and even sizes
-]
-
-
-def with_degenerate_examples(**others):
-    """Always run the degenerate cases too (with ``others`` for the test's other arguments)."""
-    def decorate(test):
-        for case in DEGENERATE:
-            test = example(case=case, **others)(test)
-        return test
-    return decorate
-
-
-def distinct_values(shape, seed, dtype=np.float64):
-    """Every value different (a shuffled ramp), so each window has one clear maximum that a
-    finite-difference step of 1e-6 cannot overtake."""
-    size = int(np.prod(shape))
-    return (np.random.default_rng(seed).permutation(size) / max(size, 1) - 0.5).reshape(shape).astype(dtype)
 
 
 def geometry(case):
@@ -123,8 +86,8 @@ def test_paper_shapes_and_dtypes():
 
 # ------------------------------------------------------------------ Numba kernels == NumPy references
 
-@given(case=pool_cases(), dtype=st.sampled_from([np.float32, np.float64]), ties=st.booleans())
-@with_degenerate_examples(dtype=np.float64, ties=False)
+@given(case=pool_cases(), dtype=float_dtypes, ties=st.booleans())
+@with_examples(POOL_DEGENERATE, dtype=np.float64, ties=False)
 def test_kernels_equal_references(case, dtype, ties):
     N, C, H, W, _, _, _, seed = case
     rng = np.random.default_rng(seed)
@@ -165,23 +128,14 @@ def test_3x3_windows_take_the_same_winners_as_the_reference(H, W, stride, paddin
 # ------------------------------------------------------------------ gradients
 
 @given(case=pool_cases(), Pool=st.sampled_from([MaxPool2D, AvgPool2D]))
-@with_degenerate_examples(Pool=MaxPool2D)
-@with_degenerate_examples(Pool=AvgPool2D)
+@with_examples(POOL_DEGENERATE, Pool=MaxPool2D)
+@with_examples(POOL_DEGENERATE, Pool=AvgPool2D)
 def test_gradients_match_finite_differences(case, Pool):
     N, C, H, W, kernel, stride, padding, seed = case
     layer = Pool(kernel, stride, padding)
     x = distinct_values((N, C, H, W), seed)
     errors = layer_gradient_errors(layer, x, rng=np.random.default_rng(seed))
     assert errors["x"] < 1e-6, errors
-
-
-def test_float32_close_to_float64():
-    x = np.random.default_rng(0).standard_normal((2, 3, 9, 9))
-    for Pool in (MaxPool2D, AvgPool2D):
-        out64 = Pool(3, 2, "same").forward(x)
-        out32 = Pool(3, 2, "same").forward(x.astype(np.float32))
-        assert out32.dtype == np.float32
-        np.testing.assert_allclose(out32, out64, rtol=1e-6, atol=1e-6)
 
 
 # ------------------------------------------------------------------ bad input
@@ -210,24 +164,13 @@ def test_padding_that_could_fill_a_window_is_refused(Pool):
         Pool(0)
 
 
-def test_kernels_run_side_by_side_on_two_threads():
-    # the kernels release the GIL (nogil=True) so that scratchnet.parallel can run shards at once
-    case = (5, 3, 9, 8, (3, 3), 2, "same", 0)
-    kh, kw, sh, sw, top, left, oh, ow = geometry(case)
-    window = (kh, kw, sh, sw, top, left)
-    inputs = [np.round(np.random.default_rng(seed).standard_normal((5, 3, 9, 8)) * 2) for seed in (0, 1)]  # ties
-
-    def all_four(x):
-        out, argmax = kernels.max_pool_forward(x, *window, oh, ow)
-        return (out, argmax, kernels.max_pool_backward(out, argmax, 9, 8),
-                kernels.avg_pool_forward(x, *window, oh, ow), kernels.avg_pool_backward(out, 9, 8, *window))
-
-    with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(all_four, inputs * 4))
-    for x, (out, argmax, dx_max, avg, dx_avg) in zip(inputs * 4, results):
-        out_ref, argmax_ref = kernels.max_pool_forward_reference(x, *window, oh, ow)
-        np.testing.assert_array_equal(out, out_ref)
-        np.testing.assert_array_equal(argmax, argmax_ref)
-        np.testing.assert_array_equal(dx_max, kernels.max_pool_backward_reference(out, argmax, 9, 8))
-        np.testing.assert_allclose(avg, kernels.avg_pool_forward_reference(x, *window, oh, ow), rtol=1e-12)
-        np.testing.assert_allclose(dx_avg, kernels.avg_pool_backward_reference(out, 9, 8, *window), rtol=1e-12)
+@pytest.mark.parametrize("Pool", [MaxPool2D, AvgPool2D])
+@pytest.mark.parametrize("dout_shape", [(5, 3, 4, 4), (2, 3, 5, 5), (2, 3, 4)])
+def test_backward_refuses_a_dout_unlike_the_output(Pool, dout_shape):
+    # the max-pool kernel indexes dx by argmax, so a larger dout would write out of bounds;
+    # the average pool would return a gradient for another batch
+    layer = Pool(3, 2, "same")
+    layer.forward(np.zeros((2, 3, 8, 8)))
+    with pytest.raises(ValueError, match=rf"{Pool.__name__}\(kernel_size=3.*dout of shape "
+                                         rf"{re.escape(str(dout_shape))}, wanted \(2, 3, 4, 4\)"):
+        layer.backward(np.ones(dout_shape))

@@ -1,10 +1,14 @@
-"""Tests of scratchnet/layers/recurrent.py: LSTM, GRU, RNN and their single steps."""
+"""Tests of scratchnet/layers/recurrent.py: LSTM, GRU, RNN and their single steps.
+
+What every layer must do (grads in place, dtypes, float32 near float64, refusals) is tested
+for these with all the others in test_layer_contract.py.
+"""
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from strategies import seeds, sequences
 
 from scratchnet.gradcheck import layer_gradient_errors, numerical_gradient, relative_error
 from scratchnet.layers.dense import Linear
@@ -16,19 +20,6 @@ from scratchnet.layers.recurrent import (
 
 LAYERS = [LSTM, GRU, RNN]
 BLOCKS = {LSTM: 4, GRU: 3, RNN: 1}
-
-
-@st.composite
-def sequences(draw):
-    """A float64 input (N, T, D), with T = 1 among the draws, a hidden size H and a seed.
-
-    |x| >= 0.1: with x near 0 the whole gradient of W can be ~1e-12, below the rounding noise
-    of the finite difference, and the relative error measures nothing but that noise.
-    """
-    N, T, D, H = (draw(st.integers(1, high)) for high in (3, 4, 3, 3))
-    elements = st.floats(0.1, 2) | st.floats(-2, -0.1)
-    x = draw(hnp.arrays(np.float64, (N, T, D), elements=elements))
-    return x, H, draw(st.integers(0, 2**32 - 1))
 
 
 def build(cls, D, H, seed, return_sequences=False, dtype=np.float64):
@@ -51,7 +42,7 @@ def test_layer_gradients_match_finite_differences(cls, case, return_sequences):
 
 def step_case(draw, blocks):
     N, D, H = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rng = np.random.default_rng(draw(seeds))
     x, h_prev, c_prev, dh, dc = (rng.standard_normal(shape) for shape in [(N, D)] + [(N, H)] * 4)
     W = rng.uniform(-1, 1, (blocks * H, H + D))
     b = rng.uniform(-1, 1, blocks * H)
@@ -156,22 +147,7 @@ def test_forward_is_the_equations_gate_by_gate(cls, reference, case):
     np.testing.assert_array_equal(layer.forward(x), hs[:, -1])
 
 
-# ---- float32, the sigmoid, initialisation, the grads contract --------------------------------
-
-@pytest.mark.parametrize("cls", LAYERS)
-def test_float32_agrees_with_float64(cls):
-    x = np.random.default_rng(0).standard_normal((4, 6, 5))
-    dout = np.random.default_rng(1).standard_normal((4, 6, 3))
-    results = []
-    for dtype in (np.float32, np.float64):
-        layer = cls(5, 3, return_sequences=True, rng=np.random.default_rng(2), dtype=dtype)
-        hs = layer.forward(x.astype(dtype))
-        dx = layer.backward(dout.astype(dtype))
-        assert {hs.dtype, dx.dtype, layer.grads["W"].dtype, layer.grads["b"].dtype} == {np.dtype(dtype)}
-        results.append([hs, dx, layer.grads["W"], layer.grads["b"]])
-    for single, double in zip(*results):
-        np.testing.assert_allclose(single, double, rtol=1e-4, atol=1e-5)
-
+# ---- float32 grads from a float64 dout, the sigmoid, initialisation ------------------------
 
 def test_float64_dout_still_gives_float32_grads():
     layer = GRU(3, 2, rng=np.random.default_rng(0))
@@ -209,19 +185,6 @@ def test_initialisation(cls):
 
 def test_forget_bias_is_settable():
     np.testing.assert_array_equal(LSTM(2, 3, forget_bias=0.25).params["b"], [0.25] * 3 + [0.0] * 9)
-
-
-@pytest.mark.parametrize("cls", LAYERS)
-def test_backward_overwrites_grads(cls):
-    layer = build(cls, 2, 3, seed=4)
-    x = np.random.default_rng(5).standard_normal((2, 3, 2))
-    dout = np.ones((2, 3))
-    layer.forward(x)
-    layer.backward(dout)
-    first = {k: g.copy() for k, g in layer.grads.items()}
-    layer.backward(dout)
-    for name in first:
-        np.testing.assert_array_equal(layer.grads[name], first[name])
 
 
 # ---- bad input -----------------------------------------------------------------------------

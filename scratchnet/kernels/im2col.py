@@ -16,7 +16,7 @@ smaller than the kernel, so one input position collects several entries.
 
 Why channels last: for a fixed window row ``di`` the entries ``(dj, c)`` of a window are
 ``kw * C`` consecutive numbers in an NHWC row, so each window row is one contiguous copy
-(about 5x faster than gathering strided NCHW values one by one).
+(much faster than gathering strided NCHW values one by one).
 
 Each kernel has a plain NumPy twin (``*_reference``) with the same signature, kept for
 reading and for the tests that compare the two.

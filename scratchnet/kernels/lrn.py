@@ -18,16 +18,18 @@ and because the window is symmetric, "i in W(j)" is the same as "j in W(i)": the
 is the same window sum as the forward, taken over t_j = dout_j a_j s_j^(-beta-1)
 = dout_j a_j s_j^(-beta) / s_j.
 
-What runs where, and why (measured at (128, 64, 24, 24) float32 on one core):
+What runs where, and why:
 - the window sums are loops NumPy cannot express without a copy per window, so they are
-  Numba kernels (``lrn_s``: 3.5 ms, ``lrn_dx``: 8 ms);
-- the power s^(-beta) stays in NumPy (``s ** -beta``: 5.5 ms), whose SIMD power is an order
-  of magnitude faster than Numba's scalar ``pow`` (a kernel doing it all took 64 ms).
-- In each kernel the loop over pixels is innermost, so it runs over contiguous memory and
-  vectorises; putting the short window loop innermost instead made them 2.5x slower.
+  Numba kernels (``lrn_s``, ``lrn_dx``);
+- the power s^(-beta) stays in NumPy (``s ** -beta``), whose SIMD power is much faster than
+  Numba's scalar ``pow`` (a kernel doing it all was several times slower than the split);
+- in each kernel the loop over pixels is innermost, so it runs over contiguous memory and
+  vectorises; with the short window loop innermost the kernels were slower.
 
 Arrays are ``(N, C, P)``, P = H * W pixels (the layer reshapes ``(N, C, H, W)``, a view).
-Each kernel and its reference take the same arguments and return the same thing.
+Each kernel has a plain NumPy reference that takes the same arguments and returns the same
+thing: ``lrn_s_reference`` below, and the backward's, ``lrn_dx_reference``, beside the layer
+in ``scratchnet.layers.lrn``.
 """
 
 import numpy as np
@@ -79,14 +81,4 @@ def lrn_dx(x, dout, s, scale, size, alpha, beta):
             for j in range(max(0, i - half), min(C, i + half + 1)):
                 for p in range(P):
                     dx[n, i, p] -= coef * x[n, i, p] * t[j, p]
-    return dx
-
-
-def lrn_dx_reference(x, dout, s, scale, size, alpha, beta):
-    """Plain NumPy version of ``lrn_dx``, written as the formula in the module docstring."""
-    half = size // 2
-    t = dout * x * scale / s
-    dx = dout * scale
-    for i in range(x.shape[1]):
-        dx[:, i] -= 2 * alpha * beta * x[:, i] * np.sum(t[:, max(0, i - half):i + half + 1], axis=1)
     return dx

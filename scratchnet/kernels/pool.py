@@ -121,8 +121,8 @@ def avg_pool_backward(dout, H, W, kh, kw, sh, sw, top, left):
 _clip_jit = njit(cache=True, nogil=True)(_clip)
 
 # The window loops below count offsets from 0 (``for dr in range(r1 - r0)``) rather than
-# ``for r in range(r0, r1)``: Numba compiles a range with a variable start to code about
-# 1.5x slower in these short loops (measured on the paper's shapes).
+# ``for r in range(r0, r1)``: Numba compiles a range with a variable start to slower code in
+# these short loops.
 
 
 @njit(cache=True, nogil=True)
@@ -140,7 +140,7 @@ def _max_pool_forward(x, kh, kw, sh, sw, top, left, out, argmax):
                     # a strict > in row-major order: the first of equal values wins
                     if r1 - r0 == 3 and c1 - c0 == 3:
                         # a 3 x 3 window (the paper's pools): the same scan with constant bounds,
-                        # which the compiler unrolls; 1.5x to 1.7x faster on the paper's shapes
+                        # which the compiler unrolls (``python -m scratchnet.bench`` times the pools)
                         for dr in range(3):
                             for dq in range(3):
                                 r, q = r0 + dr, c0 + dq

@@ -37,8 +37,10 @@ The kernels below move between images and tiles (the matrix products are the lay
 ``scratchnet.layers.winograd``). Tiles step by m over the padded NHWC input, so input
 tiles overlap by r - 1 and output tiles do not:
 
-    input_transform            V[(xi, nu), (n, ty, tx), c] = (B^T d B)[xi, nu],  d = xp[n, m ty : m ty + a, m tx : m tx + a, c]
-    output_transform           out[n, m ty : m ty + m, m tx : m tx + m, f] = bias[f] + A^T M[:, :, (n, ty, tx), f] A
+    input_transform            V[(xi, nu), (n, ty, tx), c] = (B^T d B)[xi, nu],
+                                   d = xp[n, m ty : m ty + a, m tx : m tx + a, c]
+    output_transform           out[n, m ty : m ty + m, m tx : m tx + m, f]
+                                   = bias[f] + A^T M[:, :, (n, ty, tx), f] A
     output_transform_adjoint   dM = A dY A^T for every output tile (the backward of output_transform)
     input_transform_adjoint    dxp += B dV B^T on every input tile (the backward of input_transform;
                                overlapping tiles add up, as col2im does)
@@ -61,8 +63,10 @@ MAX_TILE = len(POINTS) + 1  # a = m + r - 1 points, the last one at infinity
 
 
 def _evaluation(points, k):
-    """The len(points) + 1 by k matrix that evaluates a polynomial of k coefficients at each point and at infinity."""
-    return [[Fraction(p) ** j for j in range(k)] for p in points] + [[Fraction(int(j == k - 1)) for j in range(k)]]
+    """The len(points) + 1 by k matrix that evaluates a polynomial of k coefficients at each point
+    and at infinity."""
+    at_infinity = [Fraction(int(j == k - 1)) for j in range(k)]  # picks the leading coefficient
+    return [[Fraction(p) ** j for j in range(k)] for p in points] + [at_infinity]
 
 
 def _inverse(matrix):
@@ -106,7 +110,7 @@ def _tiles(xp, ah, aw, m):
 
 
 def input_transform_reference(xp, BTh, BTw, m):
-    """Plain NumPy: V (ah*aw, N*th*tw, C) of the padded NHWC input ``xp``. Same contract as ``input_transform``."""
+    """Plain NumPy: V (ah*aw, N*th*tw, C) of the padded NHWC input ``xp``, as ``input_transform``."""
     ah, aw = BTh.shape[0], BTw.shape[0]
     V = np.einsum("xp,ntscpq,yq->xyntsc", BTh, _tiles(xp, ah, aw, m), BTw)
     return V.reshape(ah * aw, -1, xp.shape[3])
@@ -143,25 +147,35 @@ def input_transform_adjoint_reference(dV, BTh, BTw, m, dxp):
 
 
 # ------------------------------------------------------------------ the fast versions
+#
+# All four are one pair of kernels. A transform multiplies every tile d of an image (tiles
+# stepping by m) by small matrices on both sides, T = L_h d L_w^T, and its adjoint adds
+# L_h^T T L_w back where the tile lies:
+#
+#     input_transform             = to_tiles   with L = B^T   (d: a x a input tiles)
+#     output_transform_adjoint    = to_tiles   with L = A     (d: m x m output tiles)
+#     input_transform_adjoint     = from_tiles with L = B^T   (overlapping tiles add up)
+#     output_transform            = from_tiles with L = A     (onto the bias; tiles do not overlap)
 
 def _as(matrix, data):
-    """``matrix`` in the dtype of ``data`` (no copy if it is already): float64 constants in a
-    float32 loop would turn every multiplication into float64 and stop vectorisation."""
-    return matrix.astype(data.dtype, copy=False)
+    """``matrix`` contiguous, in the dtype of ``data``: float64 constants in a float32 loop would
+    turn every multiplication into float64 and stop vectorisation."""
+    return np.ascontiguousarray(matrix, dtype=data.dtype)
+
 
 def input_transform(xp, BTh, BTw, m):
     """V (ah*aw, N*th*tw, C): B^T d B of every a x a tile d of the padded NHWC input ``xp``."""
     N, Hp, Wp, C = xp.shape
     ah, aw = BTh.shape[0], BTw.shape[0]
-    th, tw = (Hp - ah) // m + 1, (Wp - aw) // m + 1
-    V = np.empty((ah * aw, N * th * tw, C), dtype=xp.dtype)
-    _input_transform(np.ascontiguousarray(xp), _as(BTh, xp), _as(BTw, xp), m, V)
+    V = np.empty((ah * aw, N * ((Hp - ah) // m + 1) * ((Wp - aw) // m + 1), C), dtype=xp.dtype)
+    _to_tiles(np.ascontiguousarray(xp), _as(BTh, xp), _as(BTw, xp), m, V)
     return V
 
 
 def output_transform(M, ATh, ATw, bias, out):
     """Fill ``out`` (N, m*th, m*tw, F) with bias + A^T M A of every tile, and return it."""
-    _output_transform(np.ascontiguousarray(M), _as(ATh, M), _as(ATw, M), _as(bias, M), out)
+    out[...] = bias
+    _from_tiles(np.ascontiguousarray(M), _as(ATh.T, M), _as(ATw.T, M), ATh.shape[0], out)
     return out
 
 
@@ -169,130 +183,75 @@ def output_transform_adjoint(dout, ATh, ATw):
     """dM (ah*aw, N*th*tw, F): A dY A^T of every m x m tile dY of ``dout`` (N, m*th, m*tw, F)."""
     N, OH, OW, F = dout.shape
     m, ah = ATh.shape
-    aw = ATw.shape[1]
-    dM = np.empty((ah * aw, N * (OH // m) * (OW // m), F), dtype=dout.dtype)
-    _output_transform_adjoint(np.ascontiguousarray(dout), _as(ATh, dout), _as(ATw, dout), dM)
+    dM = np.empty((ah * ATw.shape[1], N * (OH // m) * (OW // m), F), dtype=dout.dtype)
+    _to_tiles(np.ascontiguousarray(dout), _as(ATh.T, dout), _as(ATw.T, dout), m, dM)
     return dM
 
 
 def input_transform_adjoint(dV, BTh, BTw, m, dxp):
     """Add B dV B^T of every tile into ``dxp`` (N, Hp, Wp, C), where its tile lies; return dxp."""
-    _input_transform_adjoint(np.ascontiguousarray(dV), _as(BTh, dV), _as(BTw, dV), m, dxp)
+    _from_tiles(np.ascontiguousarray(dV), _as(BTh, dV), _as(BTw, dV), m, dxp)
     return dxp
 
 
 @njit(cache=True, nogil=True)
-def _input_transform(xp, BTh, BTw, m, V):
-    N, Hp, Wp, C = xp.shape
-    ah, aw = BTh.shape[0], BTw.shape[0]
-    th, tw = (Hp - ah) // m + 1, (Wp - aw) // m + 1
-    rows = np.empty((ah, aw, C), dtype=xp.dtype)  # B^T d: the tile's columns transformed
+def _to_tiles(image, Lh, Lw, m, T):
+    """T[(xi, nu), (n, ty, tx), c] = (Lh d Lw^T)[xi, nu] for every tile
+    d = image[n, m ty : m ty + ph, m tx : m tx + pw, c], with ph, pw the columns of Lh, Lw."""
+    N, H, W, C = image.shape
+    ah, ph = Lh.shape
+    aw, pw = Lw.shape
+    th, tw = (H - ph) // m + 1, (W - pw) // m + 1
+    rows = np.empty((ah, pw, C), dtype=image.dtype)  # Lh d: the tile's columns transformed
     for n in range(N):
         for ty in range(th):
             for tx in range(tw):
                 tile = (n * th + ty) * tw + tx
                 rows[:] = 0
                 for xi in range(ah):
-                    for p in range(ah):
-                        w = BTh[xi, p]
-                        if w != 0:
-                            for q in range(aw):
+                    for p in range(ph):
+                        w = Lh[xi, p]
+                        if w != 0:  # the matrices are sparse: skip their zeros
+                            for q in range(pw):
                                 for c in range(C):
-                                    rows[xi, q, c] += w * xp[n, m * ty + p, m * tx + q, c]
+                                    rows[xi, q, c] += w * image[n, m * ty + p, m * tx + q, c]
                 for xi in range(ah):
                     for nu in range(aw):
-                        v = V[xi * aw + nu, tile]
-                        v[:] = 0
-                        for q in range(aw):
-                            w = BTw[nu, q]
+                        t = T[xi * aw + nu, tile]
+                        t[:] = 0
+                        for q in range(pw):
+                            w = Lw[nu, q]
                             if w != 0:
                                 for c in range(C):
-                                    v[c] += w * rows[xi, q, c]
+                                    t[c] += w * rows[xi, q, c]
 
 
 @njit(cache=True, nogil=True)
-def _output_transform(M, ATh, ATw, bias, out):
-    N, OH, OW, F = out.shape
-    m, ah = ATh.shape
-    aw = ATw.shape[1]
-    th, tw = OH // m, OW // m
-    rows = np.empty((m, aw, F), dtype=out.dtype)  # A^T M: the tile's columns transformed
+def _from_tiles(T, Lh, Lw, m, image):
+    """image[n, m ty : m ty + ph, m tx : m tx + pw, c] += Lh^T T[:, :, (n, ty, tx), c] Lw for every
+    tile: the adjoint of ``_to_tiles``."""
+    N, H, W, C = image.shape
+    ah, ph = Lh.shape
+    aw, pw = Lw.shape
+    th, tw = (H - ph) // m + 1, (W - pw) // m + 1
+    rows = np.empty((ah, pw, C), dtype=image.dtype)  # T Lw: the tile's rows transformed back
     for n in range(N):
         for ty in range(th):
             for tx in range(tw):
                 tile = (n * th + ty) * tw + tx
                 rows[:] = 0
-                for i in range(m):
+                for xi in range(ah):
+                    for nu in range(aw):
+                        t = T[xi * aw + nu, tile]
+                        for q in range(pw):
+                            w = Lw[nu, q]
+                            if w != 0:
+                                for c in range(C):
+                                    rows[xi, q, c] += w * t[c]
+                for p in range(ph):
                     for xi in range(ah):
-                        w = ATh[i, xi]
+                        w = Lh[xi, p]
                         if w != 0:
-                            for nu in range(aw):
-                                for f in range(F):
-                                    rows[i, nu, f] += w * M[xi * aw + nu, tile, f]
-                for i in range(m):
-                    for j in range(m):
-                        y = out[n, m * ty + i, m * tx + j]
-                        y[:] = bias
-                        for nu in range(aw):
-                            w = ATw[j, nu]
-                            if w != 0:
-                                for f in range(F):
-                                    y[f] += w * rows[i, nu, f]
-
-
-@njit(cache=True, nogil=True)
-def _output_transform_adjoint(dout, ATh, ATw, dM):
-    N, OH, OW, F = dout.shape
-    m, ah = ATh.shape
-    aw = ATw.shape[1]
-    th, tw = OH // m, OW // m
-    rows = np.empty((ah, m, F), dtype=dout.dtype)  # A dY: the tile's columns transformed back
-    for n in range(N):
-        for ty in range(th):
-            for tx in range(tw):
-                tile = (n * th + ty) * tw + tx
-                rows[:] = 0
-                for xi in range(ah):
-                    for i in range(m):
-                        w = ATh[i, xi]
-                        if w != 0:
-                            for j in range(m):
-                                for f in range(F):
-                                    rows[xi, j, f] += w * dout[n, m * ty + i, m * tx + j, f]
-                for xi in range(ah):
-                    for nu in range(aw):
-                        d = dM[xi * aw + nu, tile]
-                        d[:] = 0
-                        for j in range(m):
-                            w = ATw[j, nu]
-                            if w != 0:
-                                for f in range(F):
-                                    d[f] += w * rows[xi, j, f]
-
-
-@njit(cache=True, nogil=True)
-def _input_transform_adjoint(dV, BTh, BTw, m, dxp):
-    N, Hp, Wp, C = dxp.shape
-    ah, aw = BTh.shape[0], BTw.shape[0]
-    th, tw = (Hp - ah) // m + 1, (Wp - aw) // m + 1
-    rows = np.empty((ah, aw, C), dtype=dxp.dtype)  # dV B^T: the tile's rows transformed back
-    for n in range(N):
-        for ty in range(th):
-            for tx in range(tw):
-                tile = (n * th + ty) * tw + tx
-                rows[:] = 0
-                for xi in range(ah):
-                    for nu in range(aw):
-                        d = dV[xi * aw + nu, tile]
-                        for q in range(aw):
-                            w = BTw[nu, q]
-                            if w != 0:
+                            for q in range(pw):
                                 for c in range(C):
-                                    rows[xi, q, c] += w * d[c]
-                for p in range(ah):
-                    for xi in range(ah):
-                        w = BTh[xi, p]
-                        if w != 0:
-                            for q in range(aw):
-                                for c in range(C):
-                                    dxp[n, m * ty + p, m * tx + q, c] += w * rows[xi, q, c]
+                                    image[n, m * ty + p, m * tx + q, c] += w * rows[xi, q, c]

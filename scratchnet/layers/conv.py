@@ -24,10 +24,12 @@ The batch goes through in blocks of a few images (``BLOCK_BYTES`` of ``cols`` ea
 backward builds each block's ``cols`` again rather than keeping the forward's. That is
 more copying but less waiting: a block's ``cols`` is still in the cache when the products
 read it, where the whole batch's (118 MB for the paper's conv2 at batch 128) would come
-back from main memory every time. Measured on the paper's conv2, one core: 166-174 ms
-forward + backward in blocks of 1-2 MB against 218-249 ms for one block of everything
-(``python -m scratchnet.bench`` times the layer). dW sums over the blocks; dx of each
-block is its own.
+back from main memory every time; blocks of 1-2 MB made the layer faster than one block
+of everything (``python -m scratchnet.bench`` times the layer). dW sums over the blocks;
+dx of each block is its own.
+
+``scratchnet.layers.conv_loops.LoopConv2D`` is the same layer written as loops over output
+pixels, to read before this one; the tests hold the two together.
 
 Shapes: x (N, C, H, W) -> out (N, F, oh, ow); params W (F, C, kh, kw), b (F,).
 Output size and ``"same"`` padding follow scratchnet.layers.padding (TensorFlow's rule).
@@ -38,7 +40,7 @@ Reference: CS231n, "Convolutional Neural Networks" notes (im2col); Yu et al., se
 import numpy as np
 
 from scratchnet.kernels.im2col import col2im, im2col
-from scratchnet.layers.base import Layer, check_dtype, check_finite, check_input
+from scratchnet.layers.base import Layer, check_dtype, check_finite, check_input, zeros_like_params
 from scratchnet.layers.init import he_normal
 from scratchnet.layers.padding import resolve_padding
 
@@ -75,7 +77,7 @@ class Conv2D(Layer):
             "W": he_normal((F, C, self.kh, self.kw), fan_in=C * self.kh * self.kw, rng=rng, dtype=dtype),
             "b": np.zeros(F, dtype=dtype),
         }
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self.grads = zeros_like_params(self.params)
 
     def forward(self, x):
         F, C, kh, kw = self.params["W"].shape
@@ -89,10 +91,12 @@ class Conv2D(Layer):
             np.matmul(cols, Wmat, out=out[block].reshape(-1, F))       # (n*oh*ow, F)
         out += self.params["b"]
         self.cache = (x.shape, xp, corner, (oh, ow), blocks)
+        self.out_shape = (N, F, oh, ow)
         return np.ascontiguousarray(out.reshape(N, oh, ow, F).transpose(0, 3, 1, 2))
 
     def backward(self, dout, input_grad=True):
         """Fills ``grads`` and returns dx (N, C, H, W), or None with ``input_grad=False``."""
+        self.check_dout(dout)
         (N, C, H, W), xp, (top, left), (oh, ow), blocks = self.cache
         F, _, kh, kw = self.params["W"].shape
         dout = dout.transpose(0, 2, 3, 1).reshape(N, oh * ow, F)
@@ -111,6 +115,18 @@ class Conv2D(Layer):
         if not input_grad:
             return None
         return np.ascontiguousarray(dxp[:, top:top + H, left:left + W, :].transpose(0, 3, 1, 2))
+
+    def flops(self, x_shape):
+        """W (F, C, kh, kw) applied at every output pixel; dW and dx each cost as much again.
+
+        Subclasses that compute the same convolution another way (``WinogradConv2D``) count it
+        as this direct convolution: their FLOP/s are then effective, comparable figures.
+        """
+        N, _, H, W = x_shape
+        oh, _, _ = resolve_padding(H, self.kh, self.sh, self.padding, self.where)
+        ow, _, _ = resolve_padding(W, self.kw, self.sw, self.padding, self.where)
+        forward = 2 * N * oh * ow * self.params["W"].size
+        return forward, 2 * forward, forward
 
     def _padded_input(self, x, multiple=1):
         """Check x; return it zero-padded and channels-last, ``(top, left)`` and ``(oh, ow)``.

@@ -11,7 +11,7 @@ The reshapes move no numbers: their backward reshapes the gradient back.
 
 import numpy as np
 
-from scratchnet.layers.base import Layer, check_dtype, check_input
+from scratchnet.layers.base import Layer, check_dtype, check_input, zeros_like_params
 from scratchnet.layers.init import he_normal
 
 
@@ -35,7 +35,7 @@ class Linear(Layer):
         self.where = f"Linear({in_features}->{out_features})"
         self.params["W"] = he_normal((in_features, out_features), in_features, rng, self.dtype)
         self.params["b"] = np.zeros(out_features, dtype=self.dtype)
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self.grads = zeros_like_params(self.params)
         self.x = None
 
     def forward(self, x):
@@ -45,23 +45,33 @@ class Linear(Layer):
         if x.shape[1] != W.shape[0]:
             raise ValueError(f"{self.where}: got an array of shape {x.shape}, wanted {wanted}")
         self.x = x
-        return x @ W + b
+        out = x @ W + b
+        self.out_shape = out.shape
+        return out
 
     def backward(self, dout):
-        self.grads["W"] = self.x.T @ dout
-        self.grads["b"] = dout.sum(axis=0)
+        self.check_dout(dout)
+        self.grads["W"][...] = self.x.T @ dout
+        self.grads["b"][...] = dout.sum(axis=0)
         return dout @ self.params["W"].T
+
+    def flops(self, x_shape):
+        """W (in, out) applied once per sample; dx = dout @ W.T and dW = x.T @ dout cost as much."""
+        forward = 2 * x_shape[0] * self.params["W"].size
+        return forward, 2 * forward, forward
 
 
 class ReLU(Layer):
     """y = max(x, 0), any shape; backward passes dout where x > 0 (the gradient at 0 is taken as 0)."""
 
     def forward(self, x):
-        check_input(x, "ReLU", "any shape", np.ndim(x))
+        check_input(x, self.where, "any shape", np.ndim(x))
         self.mask = x > 0
+        self.out_shape = x.shape
         return np.maximum(x, 0)
 
     def backward(self, dout):
+        self.check_dout(dout)
         return dout * self.mask
 
 
@@ -69,11 +79,13 @@ class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1 * d2 * ...), row-major (the last axis changes fastest)."""
 
     def forward(self, x):
-        check_input(x, "Flatten", "(N, d1, d2, ...)", max(np.ndim(x), 2))
+        check_input(x, self.where, "(N, d1, d2, ...)", max(np.ndim(x), 2))
         self.shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        self.out_shape = (x.shape[0], int(np.prod(x.shape[1:])))  # not -1: N may be 0
+        return x.reshape(self.out_shape)
 
     def backward(self, dout):
+        self.check_dout(dout)
         return dout.reshape(self.shape)
 
 
@@ -96,11 +108,14 @@ class Reshape(Layer):
         check_input(x, self.where, wanted, max(np.ndim(x), 1))
         if np.prod(x.shape[1:]) != np.prod(self.target):
             raise ValueError(
-                f"{self.where}: got an array of shape {x.shape} ({int(np.prod(x.shape[1:]))} values per sample), "
+                f"{self.where}: got an array of shape {x.shape} "
+                f"({int(np.prod(x.shape[1:]))} values per sample), "
                 f"wanted {wanted}"
             )
         self.shape = x.shape
-        return x.reshape((x.shape[0],) + self.target)
+        self.out_shape = (x.shape[0],) + self.target
+        return x.reshape(self.out_shape)
 
     def backward(self, dout):
+        self.check_dout(dout)
         return dout.reshape(self.shape)

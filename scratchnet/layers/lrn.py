@@ -21,6 +21,10 @@ Backward (derived in ``scratchnet.kernels.lrn``):
 
     da_i = dout_i s_i^(-beta) - 2 alpha beta a_i * sum_{j : i in window(j)} dout_j a_j s_j^(-beta-1)
 
+The layer runs Numba kernels for the two window sums (``scratchnet.kernels.lrn``);
+``lrn_dx_reference`` below is the backward in plain NumPy, channel by channel, as the
+formula reads, and the tests hold the kernel to it.
+
 Shapes: x (N, C, H, W) -> out (N, C, H, W). No parameters; float32 or float64 in, the same out.
 Defaults are AlexNet's constants (size 5, k 2, alpha 1e-4, beta 0.75).
 """
@@ -31,6 +35,19 @@ from scratchnet.kernels.lrn import lrn_dx, lrn_s
 from scratchnet.layers.base import Layer, check_input
 
 
+def lrn_dx_reference(x, dout, s, scale, size, alpha, beta):
+    """The backward in plain NumPy: da (N, C, P) from x, dout, s and scale = s^(-beta), all (N, C, P).
+
+    Takes what ``scratchnet.kernels.lrn.lrn_dx`` takes and returns the same.
+    """
+    half = size // 2
+    t = dout * x * scale / s          # t_j = dout_j a_j s_j^(-beta-1)
+    dx = dout * scale                 # through the numerator a_i
+    for i in range(x.shape[1]):       # through every s_j whose window holds channel i
+        dx[:, i] -= 2 * alpha * beta * x[:, i] * np.sum(t[:, max(0, i - half):i + half + 1], axis=1)
+    return dx
+
+
 class LocalResponseNorm(Layer):
     """b_i = a_i / (k + alpha * sum of a_j^2 over the ``size`` channels around i)^beta."""
 
@@ -39,27 +56,29 @@ class LocalResponseNorm(Layer):
         self.where = f"LocalResponseNorm(size={size})"
         if int(size) != size or size < 1 or size % 2 == 0:
             raise ValueError(
-                f"{self.where}: size must be a positive odd integer (a window centred on each channel), got {size!r}"
+                f"{self.where}: size must be a positive odd integer (a window centred on each channel), "
+                f"got {size!r}"
             )
         if k <= 0 or alpha < 0:
             raise ValueError(
-                f"{self.where}: need k > 0 and alpha >= 0 so the denominator stays positive, got k={k}, alpha={alpha}"
+                f"{self.where}: need k > 0 and alpha >= 0 so the denominator stays positive, "
+                f"got k={k}, alpha={alpha}"
             )
         self.size, self.k, self.alpha, self.beta = int(size), float(k), float(alpha), float(beta)
         self.cache = None
 
     def forward(self, x):
         check_input(x, self.where, "(N, C, H, W)", 4)
-        shape = x.shape
-        x = np.ascontiguousarray(x).reshape(shape[0], shape[1], -1)  # (N, C, H*W), a view: pixels innermost
+        N, C, H, W = shape = x.shape
+        x = np.ascontiguousarray(x).reshape(N, C, H * W)  # a view, pixels innermost (not -1: N may be 0)
         s = lrn_s(x, self.size, self.k, self.alpha)
-        scale = s ** -self.beta  # NumPy's SIMD power: ~10x faster than Numba's scalar pow
+        scale = s ** -self.beta  # in NumPy: its SIMD power is much faster than Numba's scalar pow
         self.cache = (shape, x, s, scale)
+        self.out_shape = shape
         return (x * scale).reshape(shape)
 
     def backward(self, dout):
+        self.check_dout(dout)
         shape, x, s, scale = self.cache
-        if dout.shape != shape:
-            raise ValueError(f"{self.where}: got dout of shape {dout.shape}, wanted the output's shape {shape}")
         dout = np.ascontiguousarray(dout, dtype=x.dtype).reshape(x.shape)
         return lrn_dx(x, dout, s, scale, self.size, self.alpha, self.beta).reshape(shape)

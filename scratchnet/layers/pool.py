@@ -60,9 +60,11 @@ class MaxPool2D(_Pool2D):
         oh, ow, top, left = self._windows(x)
         out, argmax = max_pool_forward(x, self.kh, self.kw, self.sh, self.sw, top, left, oh, ow)
         self.cache = (x.shape, argmax)
+        self.out_shape = out.shape
         return out
 
     def backward(self, dout):
+        self.check_dout(dout)  # the kernel indexes dx by argmax: dout must match it exactly
         (N, C, H, W), argmax = self.cache
         return max_pool_backward(dout, argmax, H, W)
 
@@ -73,8 +75,10 @@ class AvgPool2D(_Pool2D):
     def forward(self, x):
         oh, ow, top, left = self._windows(x)
         self.cache = (x.shape, top, left)
+        self.out_shape = (x.shape[0], x.shape[1], oh, ow)
         return avg_pool_forward(x, self.kh, self.kw, self.sh, self.sw, top, left, oh, ow)
 
     def backward(self, dout):
+        self.check_dout(dout)
         (N, C, H, W), top, left = self.cache
         return avg_pool_backward(dout, H, W, self.kh, self.kw, self.sh, self.sw, top, left)

@@ -41,12 +41,11 @@ layer's output at t (with ``return_sequences``) plus from step t + 1, and passes
 
 Speed. The layer is a Python loop over time calling NumPy, one product per step for all
 gates. The input half of every gate, x_t W_x^T, does not depend on h, so it could be taken
-out of the loop as one product over all T steps (and dW, dx after the backward loop). We
-measured both, fwd + bwd at N=128, T=48, D=48, H=128, float32, OpenBLAS SkylakeX kernel:
-step by step about 50 ms on one thread (38 ms on two), hoisted about 62 ms (50 ms). The
-per-step products (128 x 176 by 176 x 512) already run near the GEMM peak, so hoisting
-saves no time and only adds copies; a fused Numba loop was slower too (issue 5: Numba's
-tanh is a scalar call). So the step functions below are the implementation and the reference.
+out of the loop as one product over all T steps (and dW, dx after the backward loop). At
+the paper's sizes the per-step products (128 x 176 by 176 x 512) already run near the GEMM
+peak, so hoisting saved no time and only added copies; a fused Numba loop was slower too
+(Numba's tanh is a scalar call). So the step functions below are the implementation and
+the reference.
 
 Initialisation: W is Glorot uniform with fan_in = H + D and fan_out = H (per gate), b = 0
 apart from the LSTM's forget block.
@@ -54,7 +53,7 @@ apart from the LSTM's forget block.
 
 import numpy as np
 
-from scratchnet.layers.base import Layer, check_dtype, check_finite, check_input
+from scratchnet.layers.base import Layer, check_dtype, check_finite, check_input, zeros_like_params
 from scratchnet.layers.init import glorot_uniform
 
 
@@ -167,7 +166,7 @@ class _Recurrent(Layer):
         D, H = self.input_size, self.hidden_size
         self.params["W"] = glorot_uniform((self.blocks * H, H + D), H + D, H, rng, self.dtype)
         self.params["b"] = np.zeros(self.blocks * H, dtype=self.dtype)
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self.grads = zeros_like_params(self.params)
         self.caches = None
 
     def forward(self, x):
@@ -187,14 +186,14 @@ class _Recurrent(Layer):
             hs[:, t] = state[0]
             self.caches.append(cache)
         self.x_shape = x.shape
-        return hs if self.return_sequences else state[0]
+        out = hs if self.return_sequences else state[0]
+        self.out_shape = out.shape
+        return out
 
     def backward(self, dout):
         """dout (N, H), or (N, T, H) with return_sequences -> dx (N, T, D); fills grads W, b."""
+        self.check_dout(dout)
         N, T, D = self.x_shape
-        wanted = (N, T, self.hidden_size) if self.return_sequences else (N, self.hidden_size)
-        if dout.shape != wanted:
-            raise ValueError(f"{self.where}: backward got dout of shape {dout.shape}, wanted {wanted}")
         if not self.return_sequences:        # only h_T was output; the earlier h_t get no direct gradient
             dout = np.concatenate([np.zeros((N, T - 1, self.hidden_size), self.dtype), dout[:, None]], axis=1)
         dx = np.empty((N, T, D), self.dtype)
@@ -205,8 +204,17 @@ class _Recurrent(Layer):
             dx[:, t], *dstate, dW_t, db_t = self.step_backward(*dstate, self.caches[t])
             dW += dW_t                           # W and b are shared by every step
             db += db_t
-        self.grads = {"W": dW, "b": db}
+        self.grads["W"][...] = dW
+        self.grads["b"][...] = db
         return dx
+
+    def flops(self, x_shape):
+        """W (blocks*H, H + D) applied at every step; dW and d[h, x] each cost as much again,
+        of which the input gradient dx is the x-part, 2 N T (blocks*H) D."""
+        N, T, D = x_shape
+        W = self.params["W"]
+        forward = 2 * N * T * W.size
+        return forward, 2 * forward, 2 * N * T * W.shape[0] * D
 
 
 class LSTM(_Recurrent):

@@ -18,19 +18,17 @@ and backward is the same chain transposed, step by step:
                dx = B dV B^T, added up where input tiles overlap, then unpadded
 
 For the paper's conv2 (64 -> 64 channels, 5 x 5, 12 x 12 maps) the products take 36
-multiplications per channel pair and output tile where im2col takes 100; in one run of
-``python -m scratchnet.bench`` (batch 128, one core) forward and backward took 106 ms
-against 181 ms for ``Conv2D`` (1.7x; the README's Performance section). It pays where there
-are many channels: for the first layer (3 input channels) the products are too thin, and
+multiplications per channel pair and output tile where im2col takes 100, and the layer is
+faster than ``Conv2D`` (``python -m scratchnet.bench`` times both). It pays where there are
+many channels: for the first layer (3 input channels) the products are too thin, and
 ``Conv2D`` stays faster.
 
 The price is rounding. ``B^T`` holds fractions (2/3, 1/4, 1/6, 1/12, 1/24), ``G`` integers
 up to 16, and each output sums up to 36 transformed terms. At the paper's conv2 in float32,
-measured against the exact (float64) convolution, the output carries about 10 times the
-relative error of im2col's (4e-6 against 4e-7), dx and dW 10 to 35 times (1e-5 to 2e-5 for
-dW, depending on the draw): far below the noise of a minibatch gradient, and
-``tests/test_winograd.py`` bounds both the errors and the ratio. In float64 the two layers
-agree to 1e-13 or better, and the gradient checks hold as for every layer.
+against the exact (float64) convolution, the output, dx and dW carry an order of magnitude
+more relative error than im2col's, still near 1e-5: far below the noise of a minibatch
+gradient. ``tests/test_winograd.py`` bounds both the errors and the ratio. In float64 the
+two layers agree to rounding, and the gradient checks hold as for every layer.
 
 As in ``Conv2D``, the batch goes through in blocks of a few images (``BLOCK_BYTES`` of V
 each) so that V is still in the cache when the products read it, and backward builds each
@@ -54,16 +52,19 @@ TILE = 2  # output pixels per tile side: F(2 x 2, k x k)
 
 
 class WinogradConv2D(Conv2D):
-    """Stride-1 convolution of (N, C, H, W) images, computed by Winograd's F(2 x 2, kh x kw) (see module doc)."""
+    """Stride-1 convolution of (N, C, H, W) images by Winograd's F(2 x 2, kh x kw) (see module doc)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None, dtype=np.float32):
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, rng=rng, dtype=dtype)
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None,
+                 dtype=np.float32):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, rng=rng,
+                         dtype=dtype)
         if (self.sh, self.sw) != (1, 1):
-            raise ValueError(f"{self.where}: stride must be 1, got {stride!r}; use Conv2D for a strided convolution")
+            raise ValueError(f"{self.where}: stride must be 1, got {stride!r}; "
+                             "use Conv2D for a strided convolution")
         largest = MAX_TILE - TILE + 1
         if max(self.kh, self.kw) > largest:
-            raise ValueError(f"{self.where}: kernels up to {largest} x {largest} only (larger ones lose float32 "
-                             f"precision); use Conv2D for a {self.kh} x {self.kw} kernel")
+            raise ValueError(f"{self.where}: kernels up to {largest} x {largest} only (larger ones lose "
+                             f"float32 precision); use Conv2D for a {self.kh} x {self.kw} kernel")
         # cast once to the weights' dtype: float64 matrices would turn float32 work into float64
         (self.ATh, self.Gh, self.BTh), (self.ATw, self.Gw, self.BTw) = (
             [M.astype(self.dtype) for M in winograd_matrices(TILE, k)] for k in (self.kh, self.kw))
@@ -81,10 +82,12 @@ class WinogradConv2D(Conv2D):
             M = np.matmul(V, U)                                        # (a*a, n*th*tw, F)
             output_transform(M, self.ATh, self.ATw, self.params["b"], out[block])
         self.cache = (x.shape, xp, corner, (oh, ow), blocks, U)
+        self.out_shape = (N, F, oh, ow)
         return np.ascontiguousarray(out[:, :oh, :ow].transpose(0, 3, 1, 2))
 
     def backward(self, dout, input_grad=True):
         """Fills ``grads`` and returns dx (N, C, H, W), or None with ``input_grad=False``."""
+        self.check_dout(dout)
         (N, C, H, W), xp, (top, left), (oh, ow), blocks, U = self.cache
         th, tw = -(-oh // TILE), -(-ow // TILE)
         dout_tiles = np.zeros((N, TILE * th, TILE * tw, U.shape[2]), dtype=dout.dtype)  # zeros past the edge

@@ -1,0 +1,35 @@
+"""What every Numba kernel in scratchnet.kernels promises: it releases the GIL.
+
+``scratchnet.parallel`` runs one shard of a batch per thread; the threads run at once only
+where the GIL is released, in BLAS and in kernels compiled with ``nogil=True``. A kernel
+that lost the option would still give right answers, only on one core at a time, so the
+option itself is what is tested.
+"""
+
+import importlib
+import pkgutil
+
+import pytest
+from numba import config
+from numba.core.registry import CPUDispatcher
+
+import scratchnet.kernels
+
+MODULES = [importlib.import_module(f"scratchnet.kernels.{info.name}")
+           for info in pkgutil.iter_modules(scratchnet.kernels.__path__)]
+KERNELS = {f"{module.__name__}.{name}": kernel for module in MODULES
+           for name, kernel in vars(module).items() if isinstance(kernel, CPUDispatcher)}
+
+
+@pytest.mark.skipif(config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: the kernels run as plain Python")
+def test_every_kernel_module_has_kernels():
+    # im2col, lrn, pool, winograd, and any module added beside them
+    assert {module.__name__.rsplit(".", 1)[1] for module in MODULES} >= {"im2col", "lrn", "pool", "winograd"}
+    for module in MODULES:
+        assert any(name.startswith(module.__name__ + ".") for name in KERNELS), module.__name__
+
+
+@pytest.mark.skipif(config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: the kernels run as plain Python")
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_kernel_releases_the_gil(name):
+    assert KERNELS[name].targetoptions.get("nogil") is True, f"{name} must be compiled with nogil=True"
