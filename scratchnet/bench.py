@@ -16,7 +16,6 @@ from scratchnet.benchmark import CHEAP_LAYERS, FULL, QUICK, run
 from scratchnet.machine import usable_cores
 from scratchnet.models import MODEL_NAMES
 
-
 # ------------------------------------------------------------------ the report
 
 def report(result):

@@ -52,15 +52,19 @@ from threadpoolctl import threadpool_limits
 from scratchnet.gradcheck import relative_error
 from scratchnet.kernels import winograd
 from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
-from scratchnet.kernels.lrn import lrn_dx, lrn_dx_reference, lrn_s, lrn_s_reference
+from scratchnet.kernels.lrn import lrn_dx, lrn_s, lrn_s_reference
 from scratchnet.kernels.pool import (
-    avg_pool_backward, avg_pool_backward_reference, avg_pool_forward, avg_pool_forward_reference,
-    max_pool_backward, max_pool_backward_reference, max_pool_forward, max_pool_forward_reference,
+    avg_pool_backward,
+    avg_pool_backward_reference,
+    avg_pool_forward,
+    avg_pool_forward_reference,
+    max_pool_backward,
+    max_pool_backward_reference,
+    max_pool_forward,
+    max_pool_forward_reference,
 )
 from scratchnet.layers.conv import Conv2D
-from scratchnet.layers.dense import Linear
-from scratchnet.layers.lrn import LocalResponseNorm
-from scratchnet.layers.recurrent import LSTM, GRU, RNN
+from scratchnet.layers.lrn import LocalResponseNorm, lrn_dx_reference
 from scratchnet.machine import blas_info, commit, timed
 from scratchnet.models import DEFAULT_OPTIONS, IMAGE_SHAPE, MODEL_NAMES, NUM_CLASSES, TUTORIAL_LRN, build_model
 from scratchnet.optim import SGD, clip_grad_norm
@@ -74,30 +78,6 @@ CHEAP_LAYERS = ("relu", "pool", "lrn")  # elementwise and memory-bound: reported
 
 
 # ------------------------------------------------------------------ counting and timing
-
-def matmul_flops(layer, x_shape, out_shape):
-    """FLOPs of a layer's matrix products: ``(forward, backward, input-gradient part of backward)``.
-
-    2 per multiply-add; see the module docstring. Layers without a weight matrix count 0.
-    """
-    if "W" not in layer.params:
-        return 0, 0, 0
-    W = layer.params["W"]
-    if isinstance(layer, Conv2D):                 # W (F, C, kh, kw) applied at every output pixel
-        N, _, oh, ow = out_shape
-        forward = 2 * N * oh * ow * W.size
-        input_grad = forward
-    elif isinstance(layer, Linear):               # W (in, out) applied once per sample
-        forward = 2 * x_shape[0] * W.size
-        input_grad = forward
-    elif isinstance(layer, (LSTM, GRU, RNN)):           # W (blocks*H, H + D) applied at every step
-        N, T, D = x_shape
-        forward = 2 * N * T * W.size
-        input_grad = 2 * N * T * W.shape[0] * D   # dx is the x-part of d[h_{t-1}, x_t]
-    else:
-        raise ValueError(f"matmul_flops: no FLOP count for {type(layer).__name__}")
-    return forward, 2 * forward, input_grad
-
 
 def gemm_peak_gflops(n, repeats, warmup):
     """GFLOP/s of a float32 n x n matrix product on one core, its practical ceiling: 2 n^3 FLOPs."""
@@ -121,7 +101,7 @@ def step_flops(model, x):
     total, first = 0, True
     for _, layer in model.layers:
         out = layer.forward(x)
-        forward, backward, input_grad = matmul_flops(layer, x.shape, out.shape)
+        forward, backward, input_grad = layer.flops(x.shape)
         if forward and first:
             backward, first = backward - input_grad, False
         total += forward + backward
@@ -193,7 +173,7 @@ def time_layer(layer, x, dout, repeats, warmup, first):
     layer.forward(x)  # backward uses what the last forward kept
     options = {"input_grad": False} if first else {}
     bwd_ms, bwd_spread = timed(lambda: layer.backward(dout, **options), repeats, warmup)
-    forward, backward, input_grad = matmul_flops(layer, x.shape, dout.shape)
+    forward, backward, input_grad = layer.flops(x.shape)
     backward -= input_grad if first else 0
     return {"shape": list(x.shape), "fwd_ms": fwd_ms, "bwd_ms": bwd_ms,
             "fwd_spread_ms": fwd_spread, "bwd_spread_ms": bwd_spread,

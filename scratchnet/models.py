@@ -65,7 +65,17 @@ from types import MappingProxyType
 import numpy as np
 
 from scratchnet.layers import (
-    GRU, LSTM, Conv2D, Flatten, Linear, LocalResponseNorm, MaxPool2D, ReLU, Reshape, WinogradConv2D,
+    GRU,
+    LSTM,
+    Conv2D,
+    Flatten,
+    Linear,
+    LocalResponseNorm,
+    LoopConv2D,
+    MaxPool2D,
+    ReLU,
+    Reshape,
+    WinogradConv2D,
     softmax_cross_entropy,
 )
 from scratchnet.layers.base import check_input
@@ -79,7 +89,7 @@ TUTORIAL_LRN = MappingProxyType({"size": 9, "k": 1.0, "alpha": 0.001 / 9, "beta"
 # The convolution algorithms a model's conv1 and conv2 may use: each takes Conv2D's arguments
 # (in_channels, out_channels, kernel_size, padding=, rng=, dtype=), draws its weights from rng
 # as Conv2D does, and keeps them under the same names, so a checkpoint loads into any of them.
-CONV_ALGORITHMS = {"direct": Conv2D, "winograd": WinogradConv2D}
+CONV_ALGORITHMS = {"direct": Conv2D, "winograd": WinogradConv2D, "loops": LoopConv2D}
 
 # Every option of every model and its default; the LSTM's options apply only with head "lstm".
 _CONV = {"conv1": "direct", "conv2": "winograd"}

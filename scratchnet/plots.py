@@ -1,6 +1,7 @@
 """Pictures of training: curves, a confusion matrix. Takes arrays; imports no layer."""
 
 import numpy as np
+
 # Figure without pyplot: draws straight to a file, needs no screen, and leaves the backend of
 # a notebook that imports scratchnet alone.
 from matplotlib.figure import Figure

@@ -5,8 +5,8 @@ import pickle
 
 import numpy as np
 import pytest
-
 from fakes import assert_same, make_fake
+
 from scratchnet.cifar10 import CIFAR10_URL, CLASSES, FOLDER, TEST_FILE, DataNotFound, data_root, load_cifar10
 
 

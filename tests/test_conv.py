@@ -6,10 +6,12 @@ for Conv2D with all the others in test_layer_contract.py.
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import CONV_DEGENERATE, conv_cases, with_examples
 
 from scratchnet.gradcheck import layer_gradient_errors
+from scratchnet.kernels.im2col import im2col
 from scratchnet.layers import conv as conv_module
 from scratchnet.layers.conv import Conv2D
 
@@ -137,3 +139,17 @@ def test_bad_construction_is_refused():
         Conv2D(3, 2, 3, stride=(1, 2, 3))
     with pytest.raises(ValueError, match="dtype must be float32 or float64"):
         Conv2D(3, 2, 3, dtype=np.int32)
+
+
+@settings(max_examples=15)
+@given(C=st.integers(1, 4), F=st.integers(1, 4), k=st.integers(1, 4), stride=st.integers(1, 3),
+       size=st.integers(4, 9), same=st.booleans())
+def test_flops_are_those_of_the_im2col_product(C, F, k, stride, size, same):
+    # Counted another way: forward is the product cols (M, K) @ Wmat (K, F), 2 M K F FLOPs.
+    layer = Conv2D(C, F, k, stride=stride, padding="same" if same else 0, rng=np.random.default_rng(0))
+    x = np.zeros((2, C, size, size), np.float32)
+    layer.forward(x)
+    M, K = im2col(layer.cache[1], k, k, stride, stride).shape  # the padded input the layer kept
+    forward, backward, input_grad = layer.flops(x.shape)
+    assert forward == 2 * M * K * F and backward == 2 * forward and input_grad == forward
+

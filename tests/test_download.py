@@ -2,16 +2,16 @@
 connection, unsafe archive, no network."""
 
 import hashlib
-import os
 import http.server
 import io
+import os
 import socket
 import tarfile
 import threading
 
 import pytest
-
 from fakes import assert_same, make_fake
+
 from scratchnet.cifar10 import ARCHIVE, CIFAR10_URL, FOLDER, load_cifar10
 from scratchnet.download import download_cifar10, ensure_cifar10
 

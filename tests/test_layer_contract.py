@@ -24,8 +24,19 @@ from strategies import distinct_values
 import scratchnet.layers
 from scratchnet.gradcheck import layer_gradient_errors
 from scratchnet.layers import (
-    GRU, LSTM, RNN, AvgPool2D, Conv2D, Flatten, Linear, LocalResponseNorm, LoopConv2D, MaxPool2D, ReLU,
-    Reshape, WinogradConv2D,
+    GRU,
+    LSTM,
+    RNN,
+    AvgPool2D,
+    Conv2D,
+    Flatten,
+    Linear,
+    LocalResponseNorm,
+    LoopConv2D,
+    MaxPool2D,
+    ReLU,
+    Reshape,
+    WinogradConv2D,
 )
 from scratchnet.layers.base import Layer
 
@@ -231,17 +242,6 @@ def test_flops_are_the_formula(name):
     layer, x = build(name)
     forward, input_grad = CASES[name][4](layer, x.shape, layer.forward(x).shape)
     assert layer.flops(x.shape) == (forward, 2 * forward, input_grad)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_flops_are_those_bench_counted(name):
-    # bench.matmul_flops counted by type before layers answered flops; delete this test with it
-    try:
-        from scratchnet.bench import matmul_flops
-    except ImportError:
-        pytest.skip("no scratchnet.bench.matmul_flops to compare with: layer.flops is the count")
-    layer, x = build(name)
-    assert layer.flops(x.shape) == matmul_flops(layer, x.shape, layer.forward(x).shape)
 
 
 def test_flops_of_the_papers_layers_by_hand():

@@ -10,7 +10,12 @@ import pytest
 from scratchnet.gradcheck import numerical_gradient, relative_error
 from scratchnet.layers import LSTM, Conv2D, LocalResponseNorm, WinogradConv2D
 from scratchnet.models import (
-    CONV_ALGORITHMS, MODEL_NAMES, TUTORIAL_LRN, Model, build_model, count_params,
+    CONV_ALGORITHMS,
+    MODEL_NAMES,
+    TUTORIAL_LRN,
+    Model,
+    build_model,
+    count_params,
 )
 from scratchnet.optim import SGD
 

@@ -213,4 +213,4 @@ def test_models_use_winograd_for_conv2_only_and_compute_what_conv2d_did(name, ci
                    model.dtype)
     assert {k: v.shape for k, v in before.params.items()} == {k: v.shape for k, v in model.params.items()}
     images, _ = cifar_data_small
-    np.testing.assert_allclose(model.predict(images), before.predict(images), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(model.forward(images), before.forward(images), rtol=0, atol=1e-5)
