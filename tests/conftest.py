@@ -46,3 +46,16 @@ def cifar_data_small(cifar_root):
 
     x_train, y_train, _, _ = load_cifar10(cifar_root)
     return preprocess_eval(x_train[:50]), y_train[:50]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, cifar_root):
+    """A finished tiny run of the paper's model (its folder): for the commands that read runs."""
+    from fakes import TINY
+
+    from scratchnet import train
+
+    out = tmp_path_factory.mktemp("tiny")
+    assert train.main([*TINY, "--out", str(out), "--data-dir", str(cifar_root), "--no-download"]) == 0
+    return out
+

@@ -6,6 +6,10 @@ import numpy as np
 
 from scratchnet.cifar10 import FOLDER, TEST_FILE, TRAIN_FILES
 
+# A few steps of the paper's model on real images: 8 steps an epoch, 2 epochs.
+TINY = ["--model", "cnn_lstm", "--train-size", "256", "--test-size", "100", "--val-size", "64",
+        "--epochs", "2", "--batch-size", "32", "--no-progress", "--threads", "1"]
+
 
 def make_fake(root, n=3, seed=0, str_keys=False, protocol=2):
     """Write a tiny CIFAR-10 (n images a batch) in the official layout under root.

@@ -7,37 +7,20 @@ import os
 import numpy as np
 import pytest
 
-from scratchnet import checkpoint, evaluate, predict, train
-from scratchnet.cifar10 import load_cifar10
-from scratchnet.evaluation import load_model, probabilities
+from fakes import TINY
+
+from scratchnet import checkpoint, train
 from scratchnet.machine import usable_cores
-from scratchnet.pictures import load_picture
-from scratchnet.recipe import Config
-from scratchnet.runs import RunFolder
-from scratchnet.runs import train as train_run
-from scratchnet.trainer import Diverged, Trainer, split_data
-
-# A few steps of the paper's model: 8 steps an epoch, 2 epochs.
-TINY = ["--model", "cnn_lstm", "--train-size", "256", "--test-size", "100", "--val-size", "64",
-        "--epochs", "2", "--batch-size", "32", "--no-progress", "--threads", "1"]
-
 
 def run(argv, cifar_root):
     return train.main([*argv, "--data-dir", str(cifar_root), "--no-download"])
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, cifar_root):
-    out = tmp_path_factory.mktemp("tiny")
-    assert run([*TINY, "--out", str(out)], cifar_root) == 0
-    return out
-
-
+@pytest.mark.slow
 def test_small_run_learns(tmp_path, cifar_root, capsys):
     # The README's main job: --small must show the CNN-LSTM learning, well above chance (10%).
     assert run(["--small", "--out", str(tmp_path), "--no-progress"], cifar_root) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    print(f"--small: test accuracy {summary['test_accuracy']:.3f} in {summary['wall_time_s']:.0f} s")
     assert summary["test_accuracy"] >= 0.35
     assert summary["test_size"] == 1000 and summary["train_size"] == 5000
     assert summary["options"]["model"] == "cnn_lstm"
@@ -62,6 +45,28 @@ def test_outputs_of_a_run(tiny_run):
     assert float(rows[-1]["lr"]) < float(rows[0]["lr"])  # cosine decay towards zero
     assert (tiny_run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tiny_run / "checkpoint.npz").is_file()
+    assert "test_accuracy" not in rows[0]  # not measured per epoch by train: no empty column
+    assert "JPEG" in summary["data"] and summary["model_options"]["conv2"] == "winograd"
+    with open(tiny_run / "steps.csv") as file:
+        steps = list(csv.DictReader(file))
+    assert [int(row["step"]) for row in steps] == list(range(16))  # 8 steps an epoch, 2 epochs
+    assert all(float(row["grad_norm"]) > 0 for row in steps)
+    predictions = np.load(tiny_run / "predictions.npy")
+    assert predictions.dtype == np.uint8 and predictions.shape == (100,)
+
+
+def test_a_folder_holding_a_run_is_never_overwritten(tiny_run, tmp_path, cifar_root, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.npz").write_bytes((tiny_run / "checkpoint.npz").read_bytes())
+    assert run([*TINY, "--out", str(tmp_path / "run")], cifar_root) == 2
+    err = capsys.readouterr().err
+    assert f"--resume {tmp_path / 'run'}" in err and "--overwrite" in err and "another --out" in err
+    assert (tmp_path / "run" / "checkpoint.npz").read_bytes() == (tiny_run / "checkpoint.npz").read_bytes()
+
+
+def test_resuming_a_finished_run_says_it_is_finished(tiny_run, cifar_root, capsys):
+    assert run(["--resume", str(tiny_run), "--no-progress"], cifar_root) == 0
+    assert "is a finished run" in capsys.readouterr().out
 
 
 def test_interrupted_run_resumes_bit_identically(tiny_run, tmp_path, cifar_root, capsys):
@@ -105,34 +110,6 @@ def test_resuming_with_another_thread_count_says_so(tiny_run, tmp_path, cifar_ro
     assert "was trained on 1 thread(s) and goes on with 2" in capsys.readouterr().err
 
 
-def test_an_infinite_gradient_is_never_applied(tmp_path, cifar_root):
-    config = Config(model="lstm", train_size=64, test_size=10, val_size=0, epochs=1, batch_size=32)
-    trainer = Trainer(config, split_data(config, *load_cifar10(cifar_root)), threads=1)
-    before = {key: param.copy() for key, param in trainer.model.params.items()}
-    backward = trainer.parallel.loss_and_backward
-
-    def finite_loss_infinite_gradient(x, y):
-        loss, logits = backward(x, y)
-        trainer.model.layers[-1][1].grads["W"][0, 0] = np.inf
-        return loss, logits
-
-    trainer.parallel.loss_and_backward = finite_loss_infinite_gradient
-    with pytest.raises(Diverged, match="the gradient's norm became inf at epoch 1, step 1"):
-        train_run(trainer, RunFolder(tmp_path))
-    for key, param in trainer.model.params.items():
-        np.testing.assert_array_equal(param, before[key])
-
-
-def test_checkpoint_gives_identical_predictions(tiny_run, cifar_root):
-    images = load_cifar10(cifar_root)[2][:20]
-    model, _ = load_model(tiny_run / "checkpoint.npz")
-    again, _ = load_model(tiny_run / "checkpoint.npz")
-    assert np.array_equal(probabilities(model, images), probabilities(again, images))
-    other, _ = load_model(tiny_run / "checkpoint.npz")
-    other.params["fc.b"][0] += 1.0
-    assert not np.array_equal(probabilities(model, images), probabilities(other, images))
-
-
 def exit_code(main, argv):
     """A command's exit code, whether it returned it or argparse raised SystemExit."""
     try:
@@ -169,7 +146,8 @@ def test_resume_refuses_conflicting_options_and_foreign_checkpoints(tiny_run, tm
 
 def test_non_finite_loss_stops_with_a_clear_message(tmp_path, cifar_root, capsys):
     argv = [*TINY, "--out", str(tmp_path), "--lr", "1e30", "--clip", "1e30"]
-    assert run(argv, cifar_root) == 1
+    with pytest.warns(RuntimeWarning, match="overflow|invalid value"):  # the weights overflow: the point
+        assert run(argv, cifar_root) == 1
     err = capsys.readouterr().err
     assert "the loss became" in err and "step" in err and "checkpoint" in err
 
@@ -177,36 +155,3 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, cifar_root, capsys
 def test_missing_data_without_download_says_what_to_do(tmp_path, capsys):
     assert train.main([*TINY, "--data-dir", str(tmp_path / "empty"), "--no-download", "--out", str(tmp_path)]) == 2
     assert "cifar-10-batches-py" in capsys.readouterr().err
-
-
-def test_evaluate_and_predict_commands(tiny_run, tmp_path, cifar_root, capsys):
-    from PIL import Image
-
-    assert evaluate.main([str(tiny_run / "checkpoint.npz"), "--data-dir", str(cifar_root),
-                          "--out", str(tmp_path)]) == 0
-    printed = capsys.readouterr().out
-    assert "test accuracy" in printed and "airplane" in printed
-    report = json.loads((tmp_path / "evaluation.json").read_text())
-    assert np.sum(report["confusion_matrix"]) == 10000
-    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
-
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (50, 80, 3), dtype=np.uint8)).save(tmp_path / "wide.png")
-    Image.fromarray(rng.integers(0, 255, (64, 40, 3), dtype=np.uint8)).save(tmp_path / "tall.jpg")
-    (tmp_path / "not_an_image.png").write_text("hello")
-    assert predict.main([str(tiny_run / "checkpoint.npz"), str(tmp_path / "wide.png"), str(tmp_path / "tall.jpg")]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and all(line.count("%") == 3 for line in lines)
-    assert predict.main([str(tiny_run / "checkpoint.npz"), str(tmp_path / "not_an_image.png")]) == 2
-    assert "not a readable PNG or JPEG" in capsys.readouterr().err
-
-
-def test_load_picture_crops_the_centre_square(tmp_path):
-    from PIL import Image
-
-    picture = np.zeros((40, 120, 3), np.uint8)
-    picture[:, 40:80] = 255  # a white centre square between black sides
-    Image.fromarray(picture).save(tmp_path / "wide.png")
-    array = load_picture(tmp_path / "wide.png")
-    assert array.shape == (3, 32, 32) and array.dtype == np.uint8
-    assert array.min() == 255
