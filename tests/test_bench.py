@@ -5,11 +5,9 @@ import io
 import json
 import os
 
-import numpy as np
 import pytest
 
-from scratchnet import bench, benchmark
-from scratchnet.models import build_model
+from scratchnet import bench
 
 LAYERS = ["conv1", "pool1", "relu1", "lrn", "conv2", "conv2_im2col", "pool2", "relu2", "lstm", "fc"]
 THREADS = min(2, os.cpu_count() or 1)  # the step is also timed split across two threads where there are two
@@ -84,17 +82,3 @@ def test_report_prints_every_table(quick_run):
 def test_bad_options_are_refused(capsys):
     assert bench.main(["--threads", "0"]) == 2
     assert "--threads 0: must be a whole number from 1 to" in capsys.readouterr().err
-
-
-def test_cnn_lstm_step_flops_by_hand():
-    # per image: conv1 forward + dW (dx of the images is not needed), conv2 3x forward,
-    # LSTM 3x (48 steps of a 176 -> 512 product), fc 3x (128 -> 10)
-    conv1 = 2 * 24 * 24 * 64 * 3 * 25
-    conv2 = 2 * 12 * 12 * 64 * 64 * 25
-    lstm = 2 * 48 * (128 + 48) * 4 * 128
-    fc = 2 * 128 * 10
-    model = build_model("cnn_lstm", rng=np.random.default_rng(0))
-    x = np.zeros((3, 3, 24, 24), np.float32)
-    assert benchmark.step_flops(model, x) == 3 * (2 * conv1 + 3 * conv2 + 3 * lstm + 3 * fc)
-
-
