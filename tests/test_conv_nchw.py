@@ -7,7 +7,10 @@ from hypothesis import strategies as st
 
 from scratchnet.gradcheck import layer_gradient_errors
 from scratchnet.kernels.im2col_nchw import (
-    col2im_nchw, col2im_nchw_reference, im2col_nchw, im2col_nchw_reference,
+    col2im_nchw,
+    col2im_nchw_reference,
+    im2col_nchw,
+    im2col_nchw_reference,
 )
 from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.conv_nchw import Conv2DNCHW
@@ -113,13 +116,13 @@ def test_as_the_first_layer_of_the_cnn_lstm_the_model_computes_the_same():
     rng = np.random.default_rng(0)
     model = build_model("cnn_lstm", rng=rng, dtype=np.float64)
     x, y = rng.standard_normal((3, 3, 24, 24)), np.array([1, 4, 7])
-    loss, logits, dlogits = model.loss(x, y)
+    _, logits, dlogits = model.loss(x, y)
     model.backward(dlogits, input_grad=False)
     expected = {key: grad.copy() for key, grad in model.grads.items()}
     conv1 = model.layers[0][1]
     model.layers[0] = ("conv1", Conv2DNCHW(3, 64, 5, padding="same", dtype=np.float64))
     model.layers[0][1].params = conv1.params  # the same arrays: an optimiser step moves the new layer too
-    loss2, logits2, dlogits2 = model.loss(x, y)
+    _, logits2, dlogits2 = model.loss(x, y)
     assert model.backward(dlogits2, input_grad=False) is None
     np.testing.assert_allclose(logits2, logits, rtol=1e-12, atol=1e-12)
     for key, grad in model.grads.items():

@@ -67,7 +67,7 @@ class Conv2DNCHW(Conv2D):
 
     def _padded_nchw(self, x):
         """Check x; return it zero-padded, still channels-first, and ``(top, left)``."""
-        F, C, kh, kw = self.params["W"].shape
+        _, C, kh, kw = self.params["W"].shape
         wanted = f"(N, {C}, H, W)"
         check_input(x, self.where, wanted, ndim=4, dtype=self.dtype)
         if x.shape[1] != C:
