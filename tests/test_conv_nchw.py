@@ -20,7 +20,7 @@ from scratchnet.models import build_model
 @st.composite
 def window_cases(draw):
     """(xp shape, kh, kw, sh, sw, seed) with the window fitting the padded input."""
-    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 9)), draw(st.integers(1, 9)))
+    shape = tuple(draw(st.integers(1, high)) for high in (3, 4, 9, 9))
     kh, kw = draw(st.integers(1, shape[2])), draw(st.integers(1, shape[3]))
     return shape, kh, kw, draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(0, 2**32 - 1))
 

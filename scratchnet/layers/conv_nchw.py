@@ -57,7 +57,8 @@ class Conv2DNCHW(Conv2D):
         (N, C, H, W), xp_shape, (top, left), cols = self.cache
         F = self.params["W"].shape[0]
         dout = dout.reshape(N, F, -1)                                    # (N, F, oh*ow), no copy
-        self.grads["W"][...] = np.matmul(dout, cols.transpose(0, 2, 1)).sum(axis=0).reshape(F, C, self.kh, self.kw)
+        dW = np.matmul(dout, cols.transpose(0, 2, 1)).sum(axis=0)    # one (F, C*kh*kw) product per image
+        self.grads["W"][...] = dW.reshape(F, C, self.kh, self.kw)
         self.grads["b"][...] = dout.sum(axis=(0, 2))
         if not input_grad:  # the first layer of a network skips it: nobody needs the images' gradient
             return None
