@@ -192,8 +192,10 @@ def step_variants(batch, threads, rng):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--sitting", help="a label shared by the lines of one sitting (default: today's date)")
     parser.add_argument("--append", metavar="FILE", help="also append the JSON line to this history")
     args = parser.parse_args(argv)
+    now = datetime.datetime.now(datetime.timezone.utc)
     threadpool_limits(1)
     rng = np.random.default_rng(0)
     load = os.getloadavg()[0]
@@ -208,7 +210,7 @@ def main(argv=None):
         result["mflop_per_img"] = flops / 128 / 1e6
     result["gemm_peak_after_gflops"] = gemm_peak_gflops(2048, 10, 2)
     result.update(batch_size=128, load_avg_1min=[load, os.getloadavg()[0]], commit=commit(),
-                  date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+                  sitting=args.sitting or now.date().isoformat(), date=now.isoformat(timespec="seconds"))
     line = json.dumps(result)
     print(line)
     if args.append:
