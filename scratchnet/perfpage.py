@@ -1,0 +1,202 @@
+"""The performance page, benchmarks/README.md, written from the benchmark history alone.
+
+``write_page(history_path, out_path)`` reads ``benchmarks/history.jsonl``, one JSON object
+per line, of three kinds:
+
+- a run of ``python -m scratchnet.bench --json`` (no ``"kind"``): steps, layers, kernels;
+- ``"kind": "algorithms"``, a run of ``benchmarks/conv1_lstm.py``: old and new alternated in
+  one run (conv1's algorithms, the LSTM, the CNN-LSTM's training step on 1 and 2 threads);
+- ``"kind": "torch_twin"``, a run of ``benchmarks/torch_twin.py``: PyTorch's training step
+  of the same network.
+
+Lines of one sitting share a ``"sitting"`` label; the page compares the latest sitting's
+lines with each other only (the median over them), never figures from different sittings.
+Every figure on the page comes from the history; the text around them lives here.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from scratchnet.files import write_text
+
+EPOCH_IMAGES = 50_000
+TARGETS = {"conv1": 1.5, "lstm": 1.3, "torch_1": 1.4, "torch_2": 1.5, "share_of_peak": 0.80, "epoch": 1.1}
+CONV1 = {  # variant of benchmarks/conv1_lstm.py -> what it is
+    "conv2d": "`Conv2D`: windows as rows, channels last; NCHW <-> NHWC transposes; blocks, rebuilt in backward",
+    "nchw": "`Conv2DNCHW`: windows as columns, channels first; one product per image; kept for backward",
+    "nchw_blocks": "channels-first columns in blocks of 8 images, rebuilt in the backward",
+    "numba_direct": "the formula as a compiled Numba loop, no im2col",
+}
+
+INTRO = """# Performance
+
+How fast scratchnet trains, measured on the machines it is developed on (two shared cores).
+This page is generated: `scratchnet.perfpage.write_page("benchmarks/history.jsonl",
+"benchmarks/README.md")` rebuilds it from the history alone, so add a measurement by appending
+its JSON line to the history, never by editing this page.
+
+How we measure. OpenBLAS's kernel variables are unset for the benchmark command alone
+(`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`); the kernel that ran is recorded. Old and
+new are timed in one run, alternated call by call, and each figure is a median, since other
+programs share the machine (the load average is recorded beside each sitting). The one-core
+ceiling is a 2048 x 2048 float32 `np.matmul`; a step's share of it counts 125.49 MFLOP per
+image of the CNN-LSTM (the convolutions as direct convolution, the images' own gradient not
+counted), as `python -m scratchnet.bench` computes it.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv1_lstm.py \\
+        --sitting LABEL --append benchmarks/history.jsonl
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE TORCH_VENV/bin/python benchmarks/torch_twin.py \\
+        --sitting LABEL --append benchmarks/history.jsonl
+"""
+
+
+def read_history(path):
+    """Every line of the history as a dict; a line that is not a JSON object is refused by number."""
+    lines = []
+    for number, text in enumerate(Path(path).read_text().splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not JSON ({error.msg}); fix or delete that line") from None
+        if not isinstance(line, dict):
+            raise ValueError(f"{path}, line {number}: a JSON object per line expected, got {type(line).__name__}")
+        lines.append(line)
+    return lines
+
+
+def median(lines, *keys):
+    """Median over ``lines`` of ``line[keys[0]][keys[1]]...``."""
+    values = []
+    for line in lines:
+        for key in keys:
+            line = line[key]
+        values.append(line)
+    return float(np.median(values))
+
+
+def shown(figures, key, spec):
+    """``figures[key]`` formatted by ``spec``, or "-" where there are no figures."""
+    return format(figures[key], spec) if figures else "-"
+
+
+def load_range(lines):
+    loads = [value for line in lines for value in np.atleast_1d(line.get("load_avg_1min", []))]
+    return f"{min(loads):.1f}-{max(loads):.1f}" if loads else "not recorded"
+
+
+def bench_section(runs):
+    rows = ["## Runs of `python -m scratchnet.bench`", "",
+            "| date | commit | BLAS kernel | load | GEMM peak GFLOP/s | cnn_lstm img/s, 1 thread | of peak "
+            "| threads | img/s |", "|---|---|---|---|---|---|---|---|---|"]
+    for run in runs:
+        one = run.get("train_step_1_thread", run["train_step"] if run["threads"] == 1 else None)
+        many = run["train_step"]["cnn_lstm"] if run["threads"] > 1 else None
+        one = one["cnn_lstm"] if one else None
+        rows.append(f"| {run['date'][:16]} | {run['commit']} | {run['blas']['kernel']} | {run['load_avg_1min']:.1f} "
+                    f"| {run['gemm_peak_gflops']:.0f} | {shown(one, 'img_per_s', '.0f')} "
+                    f"| {shown(one, 'share_of_peak', '.0%')} | {run['threads']} | {shown(many, 'img_per_s', '.0f')} |")
+    return rows + [""]
+
+
+def conv1_section(runs):
+    rows = ["## conv1: four ways to compute it", "",
+            "conv1 (3 -> 64 channels, 5 x 5 \"same\", 24 x 24 images), forward + backward without the images' "
+            "gradient, as in training; ms, median over the sitting.", "",
+            "| variant | how | batch 128 | batch 64 | time / Conv2D's (128) |", "|---|---|---|---|---|"]
+    base = median(runs, "conv1", "128", "conv2d")
+    for name, how in CONV1.items():
+        ms = median(runs, "conv1", "128", name)
+        rows.append(f"| {name} | {how} | {ms:.1f} | {median(runs, 'conv1', '64', name):.1f} | {ms / base:.2f} |")
+    best = median(runs, "conv1", "128", "nchw")
+    losers = ", ".join(f"{name} by {median(runs, 'conv1', '128', name) / best:.2f}x" for name in CONV1
+                       if name not in ("conv2d", "nchw"))
+    rows += ["", f"The winner, `Conv2DNCHW`, is {base / best:.2f}x faster than `Conv2D` at batch 128 "
+                 f"({median(runs, 'conv1', '64', 'conv2d') / median(runs, 'conv1', '64', 'nchw'):.2f}x at 64). "
+                 f"Slower than it: {losers}. Rebuilding the columns in cache-sized blocks saves memory "
+                 "but copies the windows twice; the direct loop does every multiply-add outside BLAS, and "
+                 "its weight gradient is a sum that the compiler may not vectorise without `fastmath`.", ""]
+    return rows
+
+
+def lstm_section(runs):
+    rows = ["## The LSTM", "", "48 steps of 48 values, H = 128, forward + backward, ms:", "",
+            "| batch | step functions in a loop (before) | whole sequence (now) | speed-up |", "|---|---|---|---|"]
+    for batch in ("128", "64"):
+        before, after = median(runs, "lstm", batch, "steps"), median(runs, "lstm", batch, "sequence")
+        rows.append(f"| {batch} | {before:.1f} | {after:.1f} | {before / after:.2f}x |")
+    return rows + [""]
+
+
+def step_section(runs, twins):
+    peak, mflop = median(runs, "gemm_peak_gflops"), median(runs, "mflop_per_img")
+    rows = ["## The CNN-LSTM's training step", "",
+            f"Batch 128: forward, backward, clipping, SGD. Before: `Conv2D` conv1 and the step-loop LSTM; after: "
+            f"`Conv2DNCHW` and the whole-sequence LSTM. GEMM peak {peak:.1f} GFLOP/s on one core. An epoch of "
+            f"{EPOCH_IMAGES:,} images is estimated from the step time ({-(-EPOCH_IMAGES // 128)} steps), not run.",
+            "", "| threads | before ms | after ms | speed-up | after img/s | of peak | epoch before s | epoch after s "
+            "| PyTorch ms | scratchnet / PyTorch |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for threads in ("1", "2"):
+        before, after = median(runs, "train_step", threads, "before"), median(runs, "train_step", threads, "after")
+        share = 128 * mflop / after / (peak * int(threads))  # MFLOP per ms = GFLOP/s
+        epoch = -(-EPOCH_IMAGES // 128) / 1e3
+        torch_ms = median(twins, "train_step", threads, "ms") if twins else None
+        torch = {"ms": torch_ms, "ratio": torch_ms / after} if torch_ms else None
+        rows.append(f"| {threads} | {before:.0f} | {after:.0f} | {before / after:.2f}x | {128e3 / after:.0f} "
+                    f"| {share:.0%} | {before * epoch:.0f} | {after * epoch:.0f} "
+                    f"| {shown(torch, 'ms', '.0f')} | {shown(torch, 'ratio', '.2f')}x |")
+    if twins:
+        rows += ["", f"PyTorch {twins[-1]['torch']} (oneDNN {'on' if twins[-1]['mkldnn'] else 'off'}), the same "
+                     "layers (`benchmarks/torch_twin.py`); a ratio above 1 means scratchnet's step is faster."]
+    return rows + [""]
+
+
+def targets_section(runs, twins):
+    def ratio(kind, batch, old, new):
+        return median(runs, kind, batch, old) / median(runs, kind, batch, new)
+
+    peak, mflop = median(runs, "gemm_peak_gflops"), median(runs, "mflop_per_img")
+    measured = {
+        "conv1": ("conv1 forward + backward, Conv2DNCHW against Conv2D", ratio("conv1", "128", "conv2d", "nchw")),
+        "lstm": ("LSTM forward + backward, against the step loop", ratio("lstm", "128", "steps", "sequence")),
+        "share_of_peak": ("step at one thread, share of the one-core ceiling",
+                          128 * mflop / median(runs, "train_step", "1", "after") / peak),
+        "epoch": ("epoch on two cores, before / after (from step time)", ratio("train_step", "2", "before", "after")),
+    }
+    for threads in ("1", "2") if twins else ():
+        measured[f"torch_{threads}"] = (f"step against PyTorch's, {threads} thread{'s' * (threads == '2')}",
+                                        median(twins, "train_step", threads, "ms")
+                                        / median(runs, "train_step", threads, "after"))
+    rows = ["## Targets", "", "| what | target | measured | met |", "|---|---|---|---|"]
+    for key, (what, value) in measured.items():
+        fmt = "{:.0%}" if key == "share_of_peak" else "{:.2f}x"
+        rows.append(f"| {what} | {fmt.format(TARGETS[key])} | {fmt.format(value)} "
+                    f"| {'yes' if value >= TARGETS[key] else 'no'} |")
+    return rows + [""]
+
+
+def render(lines):
+    """The page's Markdown text for the history ``lines``."""
+    runs = [line for line in lines if "kind" not in line]
+    algorithms = [line for line in lines if line.get("kind") == "algorithms"]
+    page = INTRO.splitlines() + [""]
+    if algorithms:
+        sitting = algorithms[-1]["sitting"]
+        same = [line for line in algorithms if line.get("sitting") == sitting]
+        twins = [line for line in lines if line.get("kind") == "torch_twin" and line.get("sitting") == sitting]
+        blas = same[-1]["blas"]
+        page += [f"Latest sitting: `{sitting}`, {len(same)} runs of conv1_lstm.py and {len(twins)} of "
+                 f"torch_twin.py, alternated; load average {load_range(same + twins)} on two cores; BLAS "
+                 f"{blas['library']} {blas['version']}, kernel {blas['kernel']}; commit {same[-1]['commit']}.", ""]
+        page += targets_section(same, twins) + conv1_section(same) + lstm_section(same) + step_section(same, twins)
+    if runs:
+        page += bench_section(runs)
+    return "\n".join(page).rstrip() + "\n"
+
+
+def write_page(history_path, out_path):
+    """Rebuild the performance page ``out_path`` from the history ``history_path``."""
+    write_text(out_path, render(read_history(history_path)))
