@@ -3,7 +3,8 @@
 Run from the repository root (OpenBLAS's kernel variables unset for the run alone, see the
 performance page):
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv1_lstm.py --append benchmarks/history.jsonl
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv1_lstm.py \
+        --sitting LABEL --append benchmarks/history.jsonl
 
 Each round times every variant once, in turn, so that a busy moment of the machine slows all
 of them alike; the figures are medians over the rounds. One JSON line (``"kind": "algorithms"``)
@@ -41,12 +42,14 @@ from scratchnet.parallel import DataParallel
 
 class StepLSTM(LSTM):
     """The LSTM as it was: _Recurrent's loop over the step functions."""
+
     forward = _Recurrent.forward
     backward = _Recurrent.backward
 
 
 class NCHWBlocks(Conv2DNCHW):
     """Lost: channels-first columns in blocks of a few images, rebuilt in the backward."""
+
     BLOCK = 8
 
     def forward(self, x):
@@ -55,7 +58,9 @@ class NCHWBlocks(Conv2DNCHW):
         Wf = self.params["W"].reshape(F, -1)
         out = np.empty((len(x), F, x.shape[2] * x.shape[3]), x.dtype)
         for s in range(0, len(x), self.BLOCK):
-            np.matmul(Wf, im2col_nchw(xp[s:s + self.BLOCK], self.kh, self.kw, 1, 1), out=out[s:s + self.BLOCK])
+            np.matmul(
+                Wf, im2col_nchw(xp[s : s + self.BLOCK], self.kh, self.kw, 1, 1), out=out[s : s + self.BLOCK]
+            )
         out += self.params["b"][:, None]
         self.xp = xp
         return out.reshape(len(x), F, *x.shape[2:])
@@ -65,8 +70,8 @@ class NCHWBlocks(Conv2DNCHW):
         dout = dout.reshape(len(dout), F, -1)
         dW = np.zeros((F, self.params["W"][0].size), dout.dtype)
         for s in range(0, len(dout), self.BLOCK):
-            cols = im2col_nchw(self.xp[s:s + self.BLOCK], self.kh, self.kw, 1, 1)
-            dW += np.matmul(dout[s:s + self.BLOCK], cols.transpose(0, 2, 1)).sum(axis=0)
+            cols = im2col_nchw(self.xp[s : s + self.BLOCK], self.kh, self.kw, 1, 1)
+            dW += np.matmul(dout[s : s + self.BLOCK], cols.transpose(0, 2, 1)).sum(axis=0)
         self.grads["W"][...] = dW.reshape(self.params["W"].shape)
         self.grads["b"][...] = dout.sum(axis=(0, 2))
 
@@ -82,7 +87,7 @@ def _direct_forward(xp, W, out):
                     for dj in range(kw):
                         w = W[f, c, di, dj]
                         for i in range(oh):
-                            for j in range(ow):     # contiguous: the compiler vectorises this axpy
+                            for j in range(ow):  # contiguous: the compiler vectorises this axpy
                                 out[n, f, i, j] += w * xp[n, c, i + di, j + dj]
 
 
@@ -147,6 +152,7 @@ def conv1_variants(batch, rng):
         def run(layer=layer):
             layer.forward(x)
             layer.backward(dout, input_grad=False)
+
         variants[name] = run
     return variants
 
@@ -161,6 +167,7 @@ def lstm_variants(batch, rng):
         def run(layer=layer):
             layer.forward(x)
             layer.backward(dout)
+
         variants[name] = run
     return variants
 
@@ -185,6 +192,7 @@ def step_variants(batch, threads, rng):
             parallel.loss_and_backward(x, y)
             clip_grad_norm(model.grads, CLIP)
             optimizer.step(model.grads)
+
         variants[name] = step
     return variants, flops
 
@@ -192,15 +200,24 @@ def step_variants(batch, threads, rng):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--sitting", help="a label shared by the lines of one sitting (default: today's date)")
+    parser.add_argument(
+        "--sitting", help="a label shared by the lines of one sitting (default: today's date)"
+    )
     parser.add_argument("--append", metavar="FILE", help="also append the JSON line to this history")
     args = parser.parse_args(argv)
     now = datetime.datetime.now(datetime.timezone.utc)
     threadpool_limits(1)
     rng = np.random.default_rng(0)
     load = os.getloadavg()[0]
-    result = {"kind": "algorithms", "rounds": args.rounds, "blas": blas_info(),
-              "gemm_peak_gflops": gemm_peak_gflops(2048, 10, 2), "conv1": {}, "lstm": {}, "train_step": {}}
+    result = {
+        "kind": "algorithms",
+        "rounds": args.rounds,
+        "blas": blas_info(),
+        "gemm_peak_gflops": gemm_peak_gflops(2048, 10, 2),
+        "conv1": {},
+        "lstm": {},
+        "train_step": {},
+    }
     for batch in (128, 64):
         result["conv1"][str(batch)] = alternate(conv1_variants(batch, rng), args.rounds)
         result["lstm"][str(batch)] = alternate(lstm_variants(batch, rng), args.rounds)
@@ -209,8 +226,13 @@ def main(argv=None):
         result["train_step"][str(threads)] = alternate(variants, args.rounds)
         result["mflop_per_img"] = flops / 128 / 1e6
     result["gemm_peak_after_gflops"] = gemm_peak_gflops(2048, 10, 2)
-    result.update(batch_size=128, load_avg_1min=[load, os.getloadavg()[0]], commit=commit(),
-                  sitting=args.sitting or now.date().isoformat(), date=now.isoformat(timespec="seconds"))
+    result.update(
+        batch_size=128,
+        load_avg_1min=[load, os.getloadavg()[0]],
+        commit=commit(),
+        sitting=args.sitting or now.date().isoformat(),
+        date=now.isoformat(timespec="seconds"),
+    )
     line = json.dumps(result)
     print(line)
     if args.append:

@@ -82,16 +82,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--sitting", help="a label shared by the lines of one sitting (default: today's date)")
+    parser.add_argument(
+        "--sitting", help="a label shared by the lines of one sitting (default: today's date)"
+    )
     parser.add_argument("--append", metavar="FILE", help="also append the JSON line to this history")
     args = parser.parse_args(argv)
     now = datetime.datetime.now(datetime.timezone.utc)
     load = os.getloadavg()[0]
-    result = {"kind": "torch_twin", "torch": torch.__version__, "mkldnn": torch.backends.mkldnn.is_available(),
-              "batch_size": args.batch_size, "repeats": args.repeats,
-              "train_step": {str(t): time_steps(t, args.batch_size, args.repeats, 3) for t in (1, 2)},
-              "load_avg_1min": [load, os.getloadavg()[0]],
-              "sitting": args.sitting or now.date().isoformat(), "date": now.isoformat(timespec="seconds")}
+    result = {
+        "kind": "torch_twin",
+        "torch": torch.__version__,
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "batch_size": args.batch_size,
+        "repeats": args.repeats,
+        "train_step": {str(t): time_steps(t, args.batch_size, args.repeats, 3) for t in (1, 2)},
+        "load_avg_1min": [load, os.getloadavg()[0]],
+        "sitting": args.sitting or now.date().isoformat(),
+        "date": now.isoformat(timespec="seconds"),
+    }
     line = json.dumps(result)
     print(line)
     if args.append:

@@ -24,7 +24,7 @@ from scratchnet.files import write_text
 EPOCH_IMAGES = 50_000
 TARGETS = {"conv1": 1.5, "lstm": 1.3, "torch_1": 1.4, "torch_2": 1.5, "share_of_peak": 0.80, "epoch": 1.1}
 CONV1 = {  # variant of benchmarks/conv1_lstm.py -> what it is
-    "conv2d": "`Conv2D`: windows as rows, channels last; NCHW <-> NHWC transposes; blocks, rebuilt in backward",
+    "conv2d": "`Conv2D`: windows as rows, channels last; NCHW <-> NHWC transposes; rebuilt in backward",
     "nchw": "`Conv2DNCHW`: windows as columns, channels first; one product per image; kept for backward",
     "nchw_blocks": "channels-first columns in blocks of 8 images, rebuilt in the backward",
     "numba_direct": "the formula as a compiled Numba loop, no im2col",
@@ -61,9 +61,13 @@ def read_history(path):
         try:
             line = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path}, line {number}: not JSON ({error.msg}); fix or delete that line") from None
+            raise ValueError(
+                f"{path}, line {number}: not JSON ({error.msg}); fix or delete that line"
+            ) from None
         if not isinstance(line, dict):
-            raise ValueError(f"{path}, line {number}: a JSON object per line expected, got {type(line).__name__}")
+            raise ValueError(
+                f"{path}, line {number}: a JSON object per line expected, got {type(line).__name__}"
+            )
         lines.append(line)
     return lines
 
@@ -89,42 +93,68 @@ def load_range(lines):
 
 
 def bench_section(runs):
-    rows = ["## Runs of `python -m scratchnet.bench`", "",
-            "| date | commit | BLAS kernel | load | GEMM peak GFLOP/s | cnn_lstm img/s, 1 thread | of peak "
-            "| threads | img/s |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "## Runs of `python -m scratchnet.bench`",
+        "",
+        "| date | commit | BLAS kernel | load | GEMM peak GFLOP/s | cnn_lstm img/s, 1 thread | of peak "
+        "| threads | img/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for run in runs:
         one = run.get("train_step_1_thread", run["train_step"] if run["threads"] == 1 else None)
         many = run["train_step"]["cnn_lstm"] if run["threads"] > 1 else None
         one = one["cnn_lstm"] if one else None
-        rows.append(f"| {run['date'][:16]} | {run['commit']} | {run['blas']['kernel']} | {run['load_avg_1min']:.1f} "
-                    f"| {run['gemm_peak_gflops']:.0f} | {shown(one, 'img_per_s', '.0f')} "
-                    f"| {shown(one, 'share_of_peak', '.0%')} | {run['threads']} | {shown(many, 'img_per_s', '.0f')} |")
+        rows.append(
+            f"| {run['date'][:16]} | {run['commit']} | {run['blas']['kernel']} | {run['load_avg_1min']:.1f} "
+            f"| {run['gemm_peak_gflops']:.0f} | {shown(one, 'img_per_s', '.0f')} "
+            f"| {shown(one, 'share_of_peak', '.0%')} | {run['threads']} | {shown(many, 'img_per_s', '.0f')} |"
+        )
     return rows + [""]
 
 
 def conv1_section(runs):
-    rows = ["## conv1: four ways to compute it", "",
-            "conv1 (3 -> 64 channels, 5 x 5 \"same\", 24 x 24 images), forward + backward without the images' "
-            "gradient, as in training; ms, median over the sitting.", "",
-            "| variant | how | batch 128 | batch 64 | time / Conv2D's (128) |", "|---|---|---|---|---|"]
+    rows = [
+        "## conv1: four ways to compute it",
+        "",
+        'conv1 (3 -> 64 channels, 5 x 5 "same", 24 x 24 images), forward + backward without the images\' '
+        "gradient, as in training; ms, median over the sitting.",
+        "",
+        "| variant | how | batch 128 | batch 64 | time / Conv2D's (128) |",
+        "|---|---|---|---|---|",
+    ]
     base = median(runs, "conv1", "128", "conv2d")
     for name, how in CONV1.items():
         ms = median(runs, "conv1", "128", name)
-        rows.append(f"| {name} | {how} | {ms:.1f} | {median(runs, 'conv1', '64', name):.1f} | {ms / base:.2f} |")
+        rows.append(
+            f"| {name} | {how} | {ms:.1f} | {median(runs, 'conv1', '64', name):.1f} | {ms / base:.2f} |"
+        )
     best = median(runs, "conv1", "128", "nchw")
-    losers = ", ".join(f"{name} by {median(runs, 'conv1', '128', name) / best:.2f}x" for name in CONV1
-                       if name not in ("conv2d", "nchw"))
-    rows += ["", f"The winner, `Conv2DNCHW`, is {base / best:.2f}x faster than `Conv2D` at batch 128 "
-                 f"({median(runs, 'conv1', '64', 'conv2d') / median(runs, 'conv1', '64', 'nchw'):.2f}x at 64). "
-                 f"Slower than it: {losers}. Rebuilding the columns in cache-sized blocks saves memory "
-                 "but copies the windows twice; the direct loop does every multiply-add outside BLAS, and "
-                 "its weight gradient is a sum that the compiler may not vectorise without `fastmath`.", ""]
+    losers = ", ".join(
+        f"{name} by {median(runs, 'conv1', '128', name) / best:.2f}x"
+        for name in CONV1
+        if name not in ("conv2d", "nchw")
+    )
+    rows += [
+        "",
+        f"The winner, `Conv2DNCHW`, is {base / best:.2f}x faster than `Conv2D` at batch 128 "
+        f"({median(runs, 'conv1', '64', 'conv2d') / median(runs, 'conv1', '64', 'nchw'):.2f}x at 64). "
+        f"Slower than it: {losers}. Rebuilding the columns in cache-sized blocks saves memory "
+        "but copies the windows twice; the direct loop does every multiply-add outside BLAS, and "
+        "its weight gradient is a sum that the compiler may not vectorise without `fastmath`.",
+        "",
+    ]
     return rows
 
 
 def lstm_section(runs):
-    rows = ["## The LSTM", "", "48 steps of 48 values, H = 128, forward + backward, ms:", "",
-            "| batch | step functions in a loop (before) | whole sequence (now) | speed-up |", "|---|---|---|---|"]
+    rows = [
+        "## The LSTM",
+        "",
+        "48 steps of 48 values, H = 128, forward + backward, ms:",
+        "",
+        "| batch | step functions in a loop (before) | whole sequence (now) | speed-up |",
+        "|---|---|---|---|",
+    ]
     for batch in ("128", "64"):
         before, after = median(runs, "lstm", batch, "steps"), median(runs, "lstm", batch, "sequence")
         rows.append(f"| {batch} | {before:.1f} | {after:.1f} | {before / after:.2f}x |")
@@ -133,24 +163,38 @@ def lstm_section(runs):
 
 def step_section(runs, twins):
     peak, mflop = median(runs, "gemm_peak_gflops"), median(runs, "mflop_per_img")
-    rows = ["## The CNN-LSTM's training step", "",
-            f"Batch 128: forward, backward, clipping, SGD. Before: `Conv2D` conv1 and the step-loop LSTM; after: "
-            f"`Conv2DNCHW` and the whole-sequence LSTM. GEMM peak {peak:.1f} GFLOP/s on one core. An epoch of "
-            f"{EPOCH_IMAGES:,} images is estimated from the step time ({-(-EPOCH_IMAGES // 128)} steps), not run.",
-            "", "| threads | before ms | after ms | speed-up | after img/s | of peak | epoch before s | epoch after s "
-            "| PyTorch ms | scratchnet / PyTorch |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "## The CNN-LSTM's training step",
+        "",
+        "Batch 128: forward, backward, clipping, SGD. Before: `Conv2D` conv1 and the step-loop LSTM; "
+        f"after: `Conv2DNCHW` and the whole-sequence LSTM. GEMM peak {peak:.1f} GFLOP/s on one core. "
+        f"An epoch of {EPOCH_IMAGES:,} images is estimated from the step time "
+        f"({-(-EPOCH_IMAGES // 128)} steps), not run.",
+        "",
+        "| threads | before ms | after ms | speed-up | after img/s | of peak | epoch before s | epoch after s "
+        "| PyTorch ms | scratchnet / PyTorch |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for threads in ("1", "2"):
-        before, after = median(runs, "train_step", threads, "before"), median(runs, "train_step", threads, "after")
+        before, after = (
+            median(runs, "train_step", threads, "before"),
+            median(runs, "train_step", threads, "after"),
+        )
         share = 128 * mflop / after / (peak * int(threads))  # MFLOP per ms = GFLOP/s
         epoch = -(-EPOCH_IMAGES // 128) / 1e3
         torch_ms = median(twins, "train_step", threads, "ms") if twins else None
         torch = {"ms": torch_ms, "ratio": torch_ms / after} if torch_ms else None
-        rows.append(f"| {threads} | {before:.0f} | {after:.0f} | {before / after:.2f}x | {128e3 / after:.0f} "
-                    f"| {share:.0%} | {before * epoch:.0f} | {after * epoch:.0f} "
-                    f"| {shown(torch, 'ms', '.0f')} | {shown(torch, 'ratio', '.2f')}x |")
+        rows.append(
+            f"| {threads} | {before:.0f} | {after:.0f} | {before / after:.2f}x | {128e3 / after:.0f} "
+            f"| {share:.0%} | {before * epoch:.0f} | {after * epoch:.0f} "
+            f"| {shown(torch, 'ms', '.0f')} | {shown(torch, 'ratio', '.2f')}x |"
+        )
     if twins:
-        rows += ["", f"PyTorch {twins[-1]['torch']} (oneDNN {'on' if twins[-1]['mkldnn'] else 'off'}), the same "
-                     "layers (`benchmarks/torch_twin.py`); a ratio above 1 means scratchnet's step is faster."]
+        rows += [
+            "",
+            f"PyTorch {twins[-1]['torch']} (oneDNN {'on' if twins[-1]['mkldnn'] else 'off'}), the same "
+            "layers (`benchmarks/torch_twin.py`); a ratio above 1 means scratchnet's step is faster.",
+        ]
     return rows + [""]
 
 
@@ -160,21 +204,32 @@ def targets_section(runs, twins):
 
     peak, mflop = median(runs, "gemm_peak_gflops"), median(runs, "mflop_per_img")
     measured = {
-        "conv1": ("conv1 forward + backward, Conv2DNCHW against Conv2D", ratio("conv1", "128", "conv2d", "nchw")),
+        "conv1": (
+            "conv1 forward + backward, Conv2DNCHW against Conv2D",
+            ratio("conv1", "128", "conv2d", "nchw"),
+        ),
         "lstm": ("LSTM forward + backward, against the step loop", ratio("lstm", "128", "steps", "sequence")),
-        "share_of_peak": ("step at one thread, share of the one-core ceiling",
-                          128 * mflop / median(runs, "train_step", "1", "after") / peak),
-        "epoch": ("epoch on two cores, before / after (from step time)", ratio("train_step", "2", "before", "after")),
+        "share_of_peak": (
+            "step at one thread, share of the one-core ceiling",
+            128 * mflop / median(runs, "train_step", "1", "after") / peak,
+        ),
+        "epoch": (
+            "epoch on two cores, before / after (from step time)",
+            ratio("train_step", "2", "before", "after"),
+        ),
     }
     for threads in ("1", "2") if twins else ():
-        measured[f"torch_{threads}"] = (f"step against PyTorch's, {threads} thread{'s' * (threads == '2')}",
-                                        median(twins, "train_step", threads, "ms")
-                                        / median(runs, "train_step", threads, "after"))
+        measured[f"torch_{threads}"] = (
+            f"step against PyTorch's, {threads} thread{'s' * (threads == '2')}",
+            median(twins, "train_step", threads, "ms") / median(runs, "train_step", threads, "after"),
+        )
     rows = ["## Targets", "", "| what | target | measured | met |", "|---|---|---|---|"]
     for key, (what, value) in measured.items():
         fmt = "{:.0%}" if key == "share_of_peak" else "{:.2f}x"
-        rows.append(f"| {what} | {fmt.format(TARGETS[key])} | {fmt.format(value)} "
-                    f"| {'yes' if value >= TARGETS[key] else 'no'} |")
+        rows.append(
+            f"| {what} | {fmt.format(TARGETS[key])} | {fmt.format(value)} "
+            f"| {'yes' if value >= TARGETS[key] else 'no'} |"
+        )
     return rows + [""]
 
 
@@ -186,12 +241,22 @@ def render(lines):
     if algorithms:
         sitting = algorithms[-1]["sitting"]
         same = [line for line in algorithms if line.get("sitting") == sitting]
-        twins = [line for line in lines if line.get("kind") == "torch_twin" and line.get("sitting") == sitting]
+        twins = [
+            line for line in lines if line.get("kind") == "torch_twin" and line.get("sitting") == sitting
+        ]
         blas = same[-1]["blas"]
-        page += [f"Latest sitting: `{sitting}`, {len(same)} runs of conv1_lstm.py and {len(twins)} of "
-                 f"torch_twin.py, alternated; load average {load_range(same + twins)} on two cores; BLAS "
-                 f"{blas['library']} {blas['version']}, kernel {blas['kernel']}; commit {same[-1]['commit']}.", ""]
-        page += targets_section(same, twins) + conv1_section(same) + lstm_section(same) + step_section(same, twins)
+        page += [
+            f"Latest sitting: `{sitting}`, {len(same)} runs of conv1_lstm.py and {len(twins)} of "
+            f"torch_twin.py, alternated; load average {load_range(same + twins)} on two cores; BLAS "
+            f"{blas['library']} {blas['version']}, kernel {blas['kernel']}; commit {same[-1]['commit']}.",
+            "",
+        ]
+        page += (
+            targets_section(same, twins)
+            + conv1_section(same)
+            + lstm_section(same)
+            + step_section(same, twins)
+        )
     if runs:
         page += bench_section(runs)
     return "\n".join(page).rstrip() + "\n"
