@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from scratchnet.gradcheck import layer_gradient_errors, numerical_gradient, relative_error
+from scratchnet.kernels.lstm import gate_gradients, gate_gradients_reference
 from scratchnet.layers.dense import Linear
 from scratchnet.layers.losses import softmax_cross_entropy
 from scratchnet.layers.recurrent import (
@@ -340,3 +341,23 @@ def test_lstm_backward_fills_the_same_grads_arrays():
     layer.backward(np.ones((2, 3)))
     # the same arrays, overwritten: whoever holds them sees the new step's gradient
     assert all(layer.grads[name] is grad for name, grad in grads.items())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(N=st.integers(1, 5), H=st.integers(1, 9), seed=st.integers(0, 2**32 - 1))
+def test_gate_gradients_kernel_equals_its_reference(dtype, N, H, seed):
+    rng = np.random.default_rng(seed)
+    dh, dc, c_prev = (rng.standard_normal((N, H)).astype(dtype) for _ in range(3))
+    gates = rng.uniform(0, 1, (N, 4 * H)).astype(dtype)
+    gates[:, 2 * H:3 * H] = 2 * gates[:, 2 * H:3 * H] - 1          # g = tanh(...) lies in (-1, 1)
+    tanh_c = rng.uniform(-1, 1, (N, H)).astype(dtype)
+    results = []
+    for kernel in (gate_gradients, gate_gradients_reference):
+        da, dc_out = np.full((N, 4 * H), np.nan, dtype), dc.copy()
+        kernel(dh, dc_out, gates, c_prev, tanh_c, da)
+        results.append((da, dc_out))
+    (da, dc_prev), (da_ref, dc_prev_ref) = results
+    assert da.dtype == dc_prev.dtype == dtype
+    tolerance = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(da, da_ref, rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(dc_prev, dc_prev_ref, rtol=tolerance, atol=tolerance)

@@ -16,12 +16,10 @@ so the rows of W and b for f, i and o are halved (exactly: a power of two), and 
 those columns are halved and shifted by 1/2 while g's stay as they are.
 
 Backward. Only dh and dc carry from step t to step t - 1, so only they stay in the loop:
+``gate_gradients`` (``scratchnet.kernels.lstm``, where the equations are) turns dh and dc into
+da_t, the gradient of the step's four pre-activations, and dc into dc_{t-1}, in one pass; then
 
-    dc  += dh * o_t * (1 - tanh(c_t)^2)                  (6), through tanh(c_t)
-    da_t = [dc * c_{t-1}, dc * g_t, dc * i_t, dh * tanh(c_t)] * slope_t        (4), (6)
-           slope: s (1 - s) for the sigmoids f, i, o; 1 - g^2 for the tanh g
-    dc  *= f_t                                           dc_{t-1}, (4)
-    dh   = da_t W_h                                      dh_{t-1}: the h half of d[h_{t-1}, x_t]
+    dh_{t-1} = da_t W_h                                  the h half of d[h_{t-1}, x_t]
 
 W and b are shared by every step, so their gradients are sums over t; with every da_t kept,
 each sum is one product over all T * N rows instead of T thin ones:
@@ -34,6 +32,8 @@ each step's rows are contiguous: ``hs`` (T, N, H), ``da`` (T, N, 4H).
 """
 
 import numpy as np
+
+from scratchnet.kernels.lstm import gate_gradients
 
 
 def lstm_sequence_forward(x, W, b):
@@ -77,19 +77,8 @@ def lstm_sequence_backward(dout, return_sequences, W, cache):
     for t in reversed(range(T)):
         if return_sequences:
             dh += dout[:, t]                         # h_t went to the output and to step t + 1
-        s = gates[t]
-        f, i, g, o = s[:, :H], s[:, H:2 * H], s[:, 2 * H:3 * H], s[:, 3 * H:]
-        dc += dh * o * (1 - tanh_c[t]**2)            # (6), through tanh(c_t)
-        a = da[t]
-        np.multiply(dc, c[t], out=a[:, :H])          # (4): df, di, dg
-        np.multiply(dc, g, out=a[:, H:2 * H])
-        np.multiply(dc, i, out=a[:, 2 * H:3 * H])
-        np.multiply(dh, tanh_c[t], out=a[:, 3 * H:])  # (6): do
-        slope = s - s * s                            # sigmoid' = s (1 - s): f, i, o
-        slope[:, 2 * H:3 * H] = 1 - g * g            # tanh' = 1 - g^2
-        a *= slope                                   # (1), (2), (3), (5)
-        dc *= f                                      # (4): dc_{t-1}
-        dh = a @ W_h                                 # dh_{t-1}
+        gate_gradients(dh, dc, gates[t], c[t], tanh_c[t], da[t])   # da_t; dc becomes dc_{t-1}
+        dh = da[t] @ W_h                             # dh_{t-1}
     da = da.reshape(T * N, 4 * H)
     dW = (hx[:T].reshape(T * N, -1).T @ da).T        # one product for all steps
     dx = (da @ W[:, H:]).reshape(T, N, -1)
