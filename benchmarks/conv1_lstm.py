@@ -125,17 +125,37 @@ class NumbaDirect(Conv2DNCHW):
 
 
 def alternate(variants, rounds):
-    """Each round calls every variant once, in turn: median ms of each."""
+    """Each round calls every variant once, in turn: median wall-clock ms and CPU ms of each.
+
+    CPU time (of the whole process, every thread) does not count the time the process waits
+    while other programs hold the cores: on a crowded machine it is the steadier figure for
+    one thread. With two threads it adds both, so there the wall clock is the one to read.
+    """
     for fn in variants.values():
         fn()
         fn()  # warm-up: compilation, caches, the allocator
-    ms = {name: [] for name in variants}
+    wall, cpu = ({name: [] for name in variants} for _ in range(2))
     for _ in range(rounds):
         for name, fn in variants.items():
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             fn()
-            ms[name].append(1e3 * (time.perf_counter() - started))
-    return {name: float(np.median(v)) for name, v in ms.items()}
+            wall[name].append(1e3 * (time.perf_counter() - started))
+            cpu[name].append(1e3 * (time.process_time() - started_cpu))
+    return ({name: float(np.median(v)) for name, v in wall.items()},
+            {name: float(np.median(v)) for name, v in cpu.items()})
+
+
+def gemm_peak_cpu_gflops(n, repeats):
+    """``scratchnet.bench.gemm_peak_gflops`` by CPU time: the ceiling for the CPU-time figures."""
+    a, b = (np.random.default_rng(k).standard_normal((n, n), dtype=np.float32) for k in range(2))
+    c = np.empty((n, n), dtype=np.float32)
+    np.matmul(a, b, out=c)
+    ms = []
+    for _ in range(repeats):
+        started = time.process_time()
+        np.matmul(a, b, out=c)
+        ms.append(1e3 * (time.process_time() - started))
+    return 2 * n**3 / (float(np.median(ms)) * 1e6)
 
 
 def conv1_variants(batch, rng):
@@ -217,13 +237,18 @@ def main(argv=None):
         "conv1": {},
         "lstm": {},
         "train_step": {},
+        "cpu": {"conv1": {}, "lstm": {}, "train_step": {},
+                "gemm_peak_gflops": gemm_peak_cpu_gflops(2048, 10)},
     }
     for batch in (128, 64):
-        result["conv1"][str(batch)] = alternate(conv1_variants(batch, rng), args.rounds)
-        result["lstm"][str(batch)] = alternate(lstm_variants(batch, rng), args.rounds)
+        result["conv1"][str(batch)], result["cpu"]["conv1"][str(batch)] = alternate(
+            conv1_variants(batch, rng), args.rounds)
+        result["lstm"][str(batch)], result["cpu"]["lstm"][str(batch)] = alternate(
+            lstm_variants(batch, rng), args.rounds)
     for threads in (1, 2):
         variants, flops = step_variants(128, threads, rng)
-        result["train_step"][str(threads)] = alternate(variants, args.rounds)
+        result["train_step"][str(threads)], result["cpu"]["train_step"][str(threads)] = alternate(
+            variants, args.rounds)
         result["mflop_per_img"] = flops / 128 / 1e6
     result["gemm_peak_after_gflops"] = gemm_peak_gflops(2048, 10, 2)
     result.update(
