@@ -6,8 +6,7 @@ per line, of three kinds:
 - a run of ``python -m scratchnet.bench --json`` (no ``"kind"``): steps, layers, kernels;
 - ``"kind": "algorithms"``, a run of ``benchmarks/conv1_lstm.py``: old and new alternated in
   one run (conv1's algorithms, the LSTM, the CNN-LSTM's training step on 1 and 2 threads);
-- ``"kind": "torch_twin"``, a run of ``benchmarks/torch_twin.py``: PyTorch's training step
-  of the same network.
+- ``"kind": "torch_twin"``, a run of ``benchmarks/torch_twin.py``: PyTorch's step, same network.
 
 Lines of one sitting share a ``"sitting"`` label; the page compares the latest sitting's
 lines with each other only (the median over them), never figures from different sittings.
@@ -40,7 +39,9 @@ its JSON line to the history, never by editing this page.
 How we measure. OpenBLAS's kernel variables are unset for the benchmark command alone
 (`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`); the kernel that ran is recorded. Old and
 new are timed in one run, alternated call by call, and each figure is a median, since other
-programs share the machine (the load average is recorded beside each sitting). The one-core
+programs share the machine (the load average is recorded beside each sitting). Both the wall
+clock and the process's CPU time are kept: CPU time leaves out the time the process waits for
+a core, so on a crowded machine it is the steadier figure for one thread. The one-core
 ceiling is a 2048 x 2048 float32 `np.matmul`; a step's share of it counts 125.49 MFLOP per
 image of the CNN-LSTM (the convolutions as direct convolution, the images' own gradient not
 counted), as `python -m scratchnet.bench` computes it.
@@ -78,14 +79,19 @@ def median(lines, *keys):
     return float(np.median(values))
 
 
-def shown(figures, key, spec):
-    """``figures[key]`` formatted by ``spec``, or "-" where there are no figures."""
+def shown(figures, key, spec):  # figures[key] formatted, or "-" where there are none
     return format(figures[key], spec) if figures else "-"
 
 
-def load_range(lines):
+def load_note(lines):
+    """The sitting's load average, and a warning where other programs wanted more than the two cores."""
     loads = [value for line in lines for value in np.atleast_1d(line.get("load_avg_1min", []))]
-    return f"{min(loads):.1f}-{max(loads):.1f}" if loads else "not recorded"
+    if not loads:
+        return "load average not recorded"
+    crowded = (" The machine was crowded: its wall-clock figures count the waiting for a core as much as "
+               "the work; for one thread read the CPU time, and take the two-thread figures (wall clock "
+               "only) as rough.") if max(loads) > 2 else ""
+    return f"load average {min(loads):.1f}-{max(loads):.1f} on two cores.{crowded}"
 
 
 def bench_section(runs):
@@ -155,25 +161,20 @@ def conv1_section(runs):
 
 
 def lstm_section(runs):
-    rows = [
-        "## The LSTM",
-        "",
-        "48 steps of 48 values, H = 128, forward + backward, ms:",
-        "",
-        "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
-        "|---|---|---|---|---|",
-    ]
+    rows = ["## The LSTM", "", "48 steps of 48 values, H = 128, forward + backward, ms. Now: the whole sequence "
+            "in arrays that hold every step, dW and dx one product over all steps, the backward's elementwise "
+            "work one Numba pass per step (it has no tanh). Slower, so not kept: taking the forward's input "
+            "half x_t W_x out of the loop; a Numba forward, whose tanh is a scalar call.", "",
+            "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
+            "|---|---|---|---|---|"]
     for batch in ("128", "64"):
         for clock in clocks(runs):
-            before, after = (
-                fig(runs, clock, "lstm", batch, "steps"),
-                fig(runs, clock, "lstm", batch, "sequence"),
-            )
+            before, after = (fig(runs, clock, "lstm", batch, key) for key in ("steps", "sequence"))
             rows.append(f"| {batch} | {clock} | {before:.1f} | {after:.1f} | {before / after:.2f}x |")
     return rows + [""]
 
 
-def torch_ms(twins, threads, clock):
+def torch_ms(twins, threads, clock):  # PyTorch's step, by either clock
     return median(twins, "train_step", threads, "cpu_ms" if clock == "cpu" else "ms")
 
 
@@ -278,18 +279,11 @@ def render(lines):
             line for line in lines if line.get("kind") == "torch_twin" and line.get("sitting") == sitting
         ]
         blas = same[-1]["blas"]
-        page += [
-            f"Latest sitting: `{sitting}`, {len(same)} runs of conv1_lstm.py and {len(twins)} of "
-            f"torch_twin.py, alternated; load average {load_range(same + twins)} on two cores; BLAS "
-            f"{blas['library']} {blas['version']}, kernel {blas['kernel']}; commit {same[-1]['commit']}.",
-            "",
-        ]
-        page += (
-            targets_section(same, twins)
-            + conv1_section(same)
-            + lstm_section(same)
-            + step_section(same, twins)
-        )
+        page += [f"Latest sitting: `{sitting}`, {len(same)} runs of conv1_lstm.py and {len(twins)} of "
+                 f"torch_twin.py, alternated; BLAS {blas['library']} {blas['version']}, kernel "
+                 f"{blas['kernel']}; commit {same[-1]['commit']}; {load_note(same + twins)}", ""]
+        page += targets_section(same, twins) + conv1_section(same) + lstm_section(same)
+        page += step_section(same, twins)
     if runs:
         page += bench_section(runs)
     return "\n".join(page).rstrip() + "\n"

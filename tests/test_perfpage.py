@@ -44,7 +44,7 @@ def test_the_latest_sitting_alone_gives_the_ratios_and_the_targets(tmp_path):
     lines = [algorithms("old", scale=7.0), old_twin, algorithms("new"), algorithms("new", scale=1.0), twin]
     page = render(read_history(history(tmp_path, lines)))
     assert "Latest sitting: `new`, 2 runs of conv1_lstm.py and 1 of torch_twin.py" in page
-    assert "load average 1.0-2.5" in page
+    assert "load average 1.0-2.5 on two cores. The machine was crowded" in page
     assert "| conv1 forward + backward, Conv2DNCHW against Conv2D | 1.50x | 1.50x (met) | 1.50x (met) |" \
         in page
     assert "| LSTM forward + backward, against the step loop | 1.30x | 1.30x (met) | 1.50x (met) |" in page
