@@ -161,9 +161,10 @@ def conv1_section(runs):
 
 
 def lstm_section(runs):
-    rows = ["## The LSTM", "", "48 steps of 48 values, H = 128, forward + backward, ms. Now: the whole sequence "
-            "in arrays that hold every step, dW and dx one product over all steps, the backward's elementwise "
-            "work one Numba pass per step (it has no tanh). Slower, so not kept: taking the forward's input "
+    rows = ["## The LSTM", "",
+            "48 steps of 48 values, H = 128, forward + backward, ms. Now: the whole sequence in arrays "
+            "that hold every step, dW and dx one product over all steps, the backward's elementwise work "
+            "one Numba pass per step (it has no tanh). Slower, so not kept: taking the forward's input "
             "half x_t W_x out of the loop; a Numba forward, whose tanh is a scalar call.", "",
             "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
             "|---|---|---|---|---|"]
