@@ -44,12 +44,14 @@ product per step for all gates. The LSTM, the paper's layer, runs the same equat
 ``LSTM.forward`` and ``LSTM.backward`` over arrays that hold every step, and takes out of the
 backward loop what does not carry from step to step: dW = sum_t da_t^T [h_{t-1}, x_t] is one
 product over all T * N rows instead of T thin ones, and dx = da W_x another; only
-dh_{t-1} = da_t W_h stays in the loop. In the forward every gate is one tanh over all 4H
+dh_{t-1} = da_t W_h stays in the loop, after one Numba pass (``scratchnet.kernels.lstm``)
+for the step's elementwise gradients. In the forward every gate is one tanh over all 4H
 columns (sigmoid(a) = (1 + tanh(a / 2)) / 2), so a step is a handful of NumPy calls on whole
 rows. Taking the input half x_t W_x^T of the forward out of the loop saves nothing (the
-per-step products already run near the GEMM peak, and it adds copies), and a fused Numba loop
-was slower (Numba's tanh is a scalar call). ``lstm_step_forward`` and ``lstm_step_backward``
-stay as the reference that the tests hold the LSTM to; benchmarks/README.md has the figures.
+per-step products already run near the GEMM peak, and it adds copies), and a fused Numba
+forward was slower (Numba's tanh is a scalar call). ``lstm_step_forward`` and
+``lstm_step_backward`` stay as the reference that the tests hold the LSTM to (through
+``_Recurrent``'s loop); benchmarks/README.md has the figures.
 
 Initialisation: W is Glorot uniform with fan_in = H + D and fan_out = H (per gate), b = 0
 apart from the LSTM's forget block.
