@@ -15,6 +15,9 @@ from scratchnet import cli, files
 from scratchnet.benchmark import CHEAP_LAYERS, FULL, QUICK, run
 from scratchnet.machine import usable_cores
 from scratchnet.models import MODEL_NAMES
+from scratchnet.perfpage import write_page
+
+HISTORY, PAGE = Path("benchmarks/history.jsonl"), Path("benchmarks/README.md")
 
 # ------------------------------------------------------------------ the report
 
@@ -95,12 +98,21 @@ def build_parser():
     cli.add_model_options(parser, ("conv1", "conv2"))
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of the tables")
     parser.add_argument("--append", metavar="FILE", help="also append the JSON line to this .jsonl history")
+    parser.add_argument("--page", action="store_true",
+                        help=f"measure nothing: rebuild the performance page {PAGE} from the history {HISTORY}")
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.page:
+        try:
+            write_page(HISTORY, PAGE)
+        except (OSError, ValueError) as error:
+            return cli.fail(f"cannot rebuild {PAGE} from {HISTORY} ({error}); run it from the repository's root")
+        print(f"wrote {PAGE}")
+        return 0
     history = Path(args.append) if args.append else None
     if history is not None and history.is_dir():
         return cli.fail(f"--append {history} is a folder; name a .jsonl file")

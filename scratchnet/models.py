@@ -24,9 +24,12 @@ option that applies to the model built (plain JSON values), so that
 
 - ``conv1``, ``conv2`` (the convolutional rows): the algorithm that computes each
   convolution, a name in ``CONV_ALGORITHMS``. The builders write the paper's plain
-  convolutions; an algorithm computes the same function another way. Defaults: conv1
-  ``"direct"`` (``Conv2D``), conv2 ``"winograd"`` (``WinogradConv2D``, 2.8x fewer
-  multiplications; with conv1's 3 input channels its products would be too thin to pay).
+  convolutions; an algorithm computes the same function another way: ``"direct"``
+  (``Conv2D``, im2col and one product), ``"nchw"`` (``Conv2DNCHW``, the same product taken
+  channels first, which needs no transposes: the default for conv1, whose 3 input channels
+  make im2col's matrix thin), ``"winograd"`` (``WinogradConv2D``, 2.8x fewer multiplications:
+  the default for conv2; with conv1's 3 channels its products would be too thin to pay) and
+  ``"loops"`` (``LoopConv2D``, the loops a learner reads; slow).
 - ``cnn_lstm`` only, the choices its paper leaves unstated (defaults: the network above):
 
   ``reading``   how the (N, 64, 6, 6) maps become a sequence (``scratchnet.sequence``):
@@ -68,6 +71,7 @@ from scratchnet.layers import (
     GRU,
     LSTM,
     Conv2D,
+    Conv2DNCHW,
     Flatten,
     Linear,
     LocalResponseNorm,
@@ -89,10 +93,10 @@ TUTORIAL_LRN = MappingProxyType({"size": 9, "k": 1.0, "alpha": 0.001 / 9, "beta"
 # The convolution algorithms a model's conv1 and conv2 may use: each takes Conv2D's arguments
 # (in_channels, out_channels, kernel_size, padding=, rng=, dtype=), draws its weights from rng
 # as Conv2D does, and keeps them under the same names, so a checkpoint loads into any of them.
-CONV_ALGORITHMS = {"direct": Conv2D, "winograd": WinogradConv2D, "loops": LoopConv2D}
+CONV_ALGORITHMS = {"direct": Conv2D, "nchw": Conv2DNCHW, "winograd": WinogradConv2D, "loops": LoopConv2D}
 
 # Every option of every model and its default; the LSTM's options apply only with head "lstm".
-_CONV = {"conv1": "direct", "conv2": "winograd"}
+_CONV = {"conv1": "nchw", "conv2": "winograd"}
 _LSTM_HEAD = {"reading": "maps", "readout": "last", "hidden": HIDDEN_SIZE}
 DEFAULT_OPTIONS = {
     "cnn_lstm": {**_CONV, "head": "lstm", **_LSTM_HEAD},

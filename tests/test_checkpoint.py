@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 
-from scratchnet import checkpoint
 from scratchnet.checkpoint import FORMAT_VERSION, load, restore, save
 
 

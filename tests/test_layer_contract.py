@@ -29,6 +29,7 @@ from scratchnet.layers import (
     RNN,
     AvgPool2D,
     Conv2D,
+    Conv2DNCHW,
     Flatten,
     Linear,
     LocalResponseNorm,
@@ -82,6 +83,8 @@ def no_flops(layer, x_shape, out_shape):
 CASES = {
     "Conv2D": (lambda dtype, rng: Conv2D(2, 3, 3, stride=2, padding="same", rng=rng, dtype=dtype),
                (2, 2, 5, 4), gaussian, (2, 3, 5, 4), conv_flops),
+    "Conv2DNCHW": (lambda dtype, rng: Conv2DNCHW(2, 3, 3, stride=2, padding="same", rng=rng, dtype=dtype),
+                   (2, 2, 5, 4), gaussian, (2, 3, 5, 4), conv_flops),
     "LoopConv2D": (lambda dtype, rng: LoopConv2D(2, 3, 3, stride=2, padding="same", rng=rng, dtype=dtype),
                    (2, 2, 5, 4), gaussian, (2, 3, 5, 4), conv_flops),
     "WinogradConv2D": (lambda dtype, rng: WinogradConv2D(2, 3, (3, 2), padding="same", rng=rng, dtype=dtype),

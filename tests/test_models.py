@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scratchnet.gradcheck import numerical_gradient, relative_error
-from scratchnet.layers import LSTM, Conv2D, LocalResponseNorm, WinogradConv2D
+from scratchnet.layers import LSTM, Conv2D, Conv2DNCHW, LocalResponseNorm, WinogradConv2D
 from scratchnet.models import (
     CONV_ALGORITHMS,
     MODEL_NAMES,
@@ -107,9 +107,9 @@ def test_default_cnn_lstm_is_the_papers_layer_stack():
     assert [name for name, _ in model.layers] == [
         "conv1", "pool1", "relu1", "norm1", "conv2", "pool2", "relu2", "rows", "lstm", "fc"]
     layers = dict(model.layers)
-    assert type(layers["conv1"]) is Conv2D and type(layers["conv2"]) is WinogradConv2D
+    assert type(layers["conv1"]) is Conv2DNCHW and type(layers["conv2"]) is WinogradConv2D
     assert not layers["lstm"].return_sequences and layers["lstm"].hidden_size == 128
-    assert model.options == {"conv1": "direct", "conv2": "winograd", "head": "lstm",
+    assert model.options == {"conv1": "nchw", "conv2": "winograd", "head": "lstm",
                              "reading": "maps", "readout": "last", "hidden": 128}
 
 
@@ -144,7 +144,7 @@ def test_dense_head_is_the_cnns_head_on_the_cnn_lstms_trunk():
     assert names[:7] == ["conv1", "pool1", "relu1", "norm1", "conv2", "pool2", "relu2"]
     assert names[7:] == [name for name, _ in cnn.layers][-6:]  # flatten, fc1, relu3, fc2, relu4, fc3
     assert {key: p.shape for key, p in model.params.items()} == {k: p.shape for k, p in cnn.params.items()}
-    assert model.options == {"conv1": "direct", "conv2": "winograd", "head": "dense"}
+    assert model.options == {"conv1": "nchw", "conv2": "winograd", "head": "dense"}
 
 
 def lstm_count(steps_size, hidden):
@@ -269,8 +269,8 @@ def test_unknown_model_and_wrong_images_are_refused():
     ("lstm", {"conv1": "direct"}, "option 'conv1' does not apply to model 'lstm'; its options: none"),
     ("gru", {"hidden": 256}, "option 'hidden' does not apply to model 'gru'"),
     ("cnn", {"reading": "rows"}, "option 'reading' does not apply to model 'cnn'; its options: conv1, conv2"),
-    ("cnn", {"conv2": "fft"}, "option conv2='fft': choose one of direct, winograd"),
-    ("cnn_lstm", {"conv1": None}, "option conv1=None: choose one of direct, winograd"),
+    ("cnn", {"conv2": "fft"}, "option conv2='fft': choose one of direct, nchw, winograd, loops"),
+    ("cnn_lstm", {"conv1": None}, "option conv1=None: choose one of direct, nchw, winograd, loops"),
     ("cnn_lstm", {"reading": "columns"}, "option reading='columns': choose one of maps, positions, rows"),
     ("cnn_lstm", {"head": "gru"}, "option head='gru': choose one of lstm, dense"),
     ("cnn_lstm", {"readout": "max"}, "option readout='max': choose one of last, mean"),

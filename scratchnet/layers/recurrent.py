@@ -39,13 +39,19 @@ Backpropagation through time runs the steps in reverse: step t receives dh_t fro
 layer's output at t (with ``return_sequences``) plus from step t + 1, and passes dh_{t-1}
 (and dc_{t-1}) back. W and b are shared by all steps, so their gradient is the sum over t.
 
-Speed. The layer is a Python loop over time calling NumPy, one product per step for all
-gates. The input half of every gate, x_t W_x^T, does not depend on h, so it could be taken
-out of the loop as one product over all T steps (and dW, dx after the backward loop). At
-the paper's sizes the per-step products (128 x 176 by 176 x 512) already run near the GEMM
-peak, so hoisting saved no time and only added copies; a fused Numba loop was slower too
-(Numba's tanh is a scalar call). So the step functions below are the implementation and
-the reference.
+Speed. GRU and RNN are a Python loop over time calling their step functions below, one
+product per step for all gates. The LSTM, the paper's layer, runs the same equations in
+``LSTM.forward`` and ``LSTM.backward`` over arrays that hold every step, and takes out of the
+backward loop what does not carry from step to step: dW = sum_t da_t^T [h_{t-1}, x_t] is one
+product over all T * N rows instead of T thin ones, and dx = da W_x another; only
+dh_{t-1} = da_t W_h stays in the loop, after one Numba pass (``scratchnet.kernels.lstm``)
+for the step's elementwise gradients. In the forward every gate is one tanh over all 4H
+columns (sigmoid(a) = (1 + tanh(a / 2)) / 2), so a step is a handful of NumPy calls on whole
+rows. Taking the input half x_t W_x^T of the forward out of the loop saves nothing (the
+per-step products already run near the GEMM peak, and it adds copies), and a fused Numba
+forward was slower (Numba's tanh is a scalar call). ``lstm_step_forward`` and
+``lstm_step_backward`` stay as the reference that the tests hold the LSTM to (through
+``_Recurrent``'s loop); benchmarks/README.md has the figures.
 
 Initialisation: W is Glorot uniform with fan_in = H + D and fan_out = H (per gate), b = 0
 apart from the LSTM's forget block.
@@ -55,6 +61,7 @@ import numpy as np
 
 from scratchnet.layers.base import Layer, check_dtype, check_finite, check_input, zeros_like_params
 from scratchnet.layers.init import glorot_uniform
+from scratchnet.layers.lstm_sequence import lstm_sequence_backward, lstm_sequence_forward
 
 
 def sigmoid(a):
@@ -171,11 +178,7 @@ class _Recurrent(Layer):
 
     def forward(self, x):
         """x (N, T, D) -> the last hidden state (N, H), or all of them (N, T, H) with return_sequences."""
-        wanted = f"(N, T, {self.input_size})"
-        check_input(x, self.where, wanted, 3, self.dtype)
-        if x.shape[2] != self.input_size or x.shape[1] == 0:
-            raise ValueError(f"{self.where}: got an array of shape {x.shape}, wanted {wanted} with T >= 1")
-        check_finite(x, self.where)
+        self._check_sequence(x)
         W, b = self.params["W"], self.params["b"]
         N, T, _ = x.shape
         state = [np.zeros((N, self.hidden_size), self.dtype) for _ in range(self.states)]  # h_0 = c_0 = 0
@@ -208,6 +211,14 @@ class _Recurrent(Layer):
         self.grads["b"][...] = db
         return dx
 
+    def _check_sequence(self, x):
+        """Refuse what the layer cannot read."""
+        wanted = f"(N, T, {self.input_size})"
+        check_input(x, self.where, wanted, 3, self.dtype)
+        if x.shape[2] != self.input_size or x.shape[1] == 0:
+            raise ValueError(f"{self.where}: got an array of shape {x.shape}, wanted {wanted} with T >= 1")
+        check_finite(x, self.where)
+
     def flops(self, x_shape):
         """W (blocks*H, H + D) applied at every step; dW and d[h, x] each cost as much again,
         of which the input gradient dx is the x-part, 2 N T (blocks*H) D."""
@@ -234,6 +245,23 @@ class LSTM(_Recurrent):
                  forget_bias=1.0):
         super().__init__(input_size, hidden_size, return_sequences, rng, dtype)
         self.params["b"][:self.hidden_size] = forget_bias
+
+    def forward(self, x):
+        """x (N, T, D) -> h_T (N, H), or (N, T, H) with return_sequences: ``lstm_sequence_forward``."""
+        self._check_sequence(x)
+        hs, self.cache = lstm_sequence_forward(x, self.params["W"], self.params["b"])
+        self.x_shape = x.shape
+        out = np.ascontiguousarray(hs.transpose(1, 0, 2)) if self.return_sequences else hs[-1].copy()
+        self.out_shape = out.shape
+        return out
+
+    def backward(self, dout):
+        """dout (N, H), or (N, T, H) with return_sequences -> dx (N, T, D); fills grads W, b."""
+        self.check_dout(dout)
+        dx, dW, db = lstm_sequence_backward(dout, self.return_sequences, self.params["W"], self.cache)
+        self.grads["W"][...] = dW  # in place: whoever holds the grads dict sees this step's
+        self.grads["b"][...] = db
+        return dx
 
 
 class GRU(_Recurrent):

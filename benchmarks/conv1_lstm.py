@@ -1,0 +1,271 @@
+"""Old against new, alternated in one run: conv1's algorithms, the LSTM, the CNN-LSTM's training step.
+
+Run from the repository root (OpenBLAS's kernel variables unset for the run alone, see the
+performance page):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv1_lstm.py \
+        --sitting LABEL --append benchmarks/history.jsonl
+
+Each round times every variant once, in turn, so that a busy moment of the machine slows all
+of them alike; the figures are medians over the rounds. One JSON line (``"kind": "algorithms"``)
+goes to stdout and, with ``--append``, to the history that ``scratchnet.perfpage`` reads.
+
+Variants. conv1 (3 -> 64 channels, 5 x 5 "same", 24 x 24; forward + backward without the
+images' gradient, as in training): ``conv2d`` is ``Conv2D`` (rows channels-last, blocks,
+rebuilt in the backward), ``nchw`` is ``Conv2DNCHW``; two that lost are defined below:
+``nchw_blocks`` (channels-first columns in blocks of 8 images, rebuilt in the backward) and
+``numba_direct`` (the formula as a compiled loop, no im2col). LSTM (48 steps of 48, H = 128):
+``steps`` is the loop over ``lstm_step_forward``/``backward`` (the layer before), ``sequence``
+the layer now. The step: ``before`` is the CNN-LSTM with both old ones, ``after`` with both new,
+on one thread and with the batch split over two (``scratchnet.parallel``).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import time
+
+import numpy as np
+from numba import njit
+from threadpoolctl import threadpool_limits
+
+from scratchnet.benchmark import gemm_peak_gflops, step_flops
+from scratchnet.machine import blas_info, commit
+from scratchnet.recipe import Config
+from scratchnet.kernels.im2col_nchw import im2col_nchw
+from scratchnet.layers.conv import Conv2D
+from scratchnet.layers.conv_nchw import Conv2DNCHW
+from scratchnet.layers.recurrent import LSTM, _Recurrent
+from scratchnet.models import build_model
+from scratchnet.optim import SGD, clip_grad_norm
+from scratchnet.parallel import DataParallel
+
+
+class StepLSTM(LSTM):
+    """The LSTM as it was: _Recurrent's loop over the step functions."""
+
+    forward = _Recurrent.forward
+    backward = _Recurrent.backward
+
+
+class NCHWBlocks(Conv2DNCHW):
+    """Lost: channels-first columns in blocks of a few images, rebuilt in the backward."""
+
+    BLOCK = 8
+
+    def forward(self, x):
+        F = self.params["W"].shape[0]
+        xp, _ = self._padded_nchw(x)
+        Wf = self.params["W"].reshape(F, -1)
+        out = np.empty((len(x), F, x.shape[2] * x.shape[3]), x.dtype)
+        for s in range(0, len(x), self.BLOCK):
+            np.matmul(
+                Wf, im2col_nchw(xp[s : s + self.BLOCK], self.kh, self.kw, 1, 1), out=out[s : s + self.BLOCK]
+            )
+        out += self.params["b"][:, None]
+        self.xp = xp
+        return out.reshape(len(x), F, *x.shape[2:])
+
+    def backward(self, dout, input_grad=False):
+        F = self.params["W"].shape[0]
+        dout = dout.reshape(len(dout), F, -1)
+        dW = np.zeros((F, self.params["W"][0].size), dout.dtype)
+        for s in range(0, len(dout), self.BLOCK):
+            cols = im2col_nchw(self.xp[s : s + self.BLOCK], self.kh, self.kw, 1, 1)
+            dW += np.matmul(dout[s : s + self.BLOCK], cols.transpose(0, 2, 1)).sum(axis=0)
+        self.grads["W"][...] = dW.reshape(self.params["W"].shape)
+        self.grads["b"][...] = dout.sum(axis=(0, 2))
+
+
+@njit(cache=True, nogil=True)
+def _direct_forward(xp, W, out):
+    N, F, oh, ow = out.shape
+    _, C, kh, kw = W.shape
+    for n in range(N):
+        for f in range(F):
+            for c in range(C):
+                for di in range(kh):
+                    for dj in range(kw):
+                        w = W[f, c, di, dj]
+                        for i in range(oh):
+                            for j in range(ow):  # contiguous: the compiler vectorises this axpy
+                                out[n, f, i, j] += w * xp[n, c, i + di, j + dj]
+
+
+@njit(cache=True, nogil=True)
+def _direct_dW(xp, dout, dW):
+    N, F, oh, ow = dout.shape
+    _, C, kh, kw = dW.shape
+    for n in range(N):
+        for f in range(F):
+            for c in range(C):
+                for di in range(kh):
+                    for dj in range(kw):
+                        s = 0.0
+                        for i in range(oh):
+                            for j in range(ow):
+                                s += dout[n, f, i, j] * xp[n, c, i + di, j + dj]
+                        dW[f, c, di, dj] += s
+
+
+class NumbaDirect(Conv2DNCHW):
+    """Lost: the formula as one compiled loop per pass, no columns at all."""
+
+    def forward(self, x):
+        F = self.params["W"].shape[0]
+        self.xp, _ = self._padded_nchw(x)
+        out = np.empty((len(x), F, *x.shape[2:]), x.dtype)
+        out[...] = self.params["b"][:, None, None]
+        _direct_forward(self.xp, self.params["W"], out)
+        return out
+
+    def backward(self, dout, input_grad=False):
+        self.grads["W"][...] = 0
+        _direct_dW(self.xp, dout, self.grads["W"])
+        self.grads["b"][...] = dout.sum(axis=(0, 2, 3))
+
+
+def alternate(variants, rounds):
+    """Each round calls every variant once, in turn: median wall-clock ms and CPU ms of each.
+
+    CPU time (of the whole process, every thread) does not count the time the process waits
+    while other programs hold the cores: on a crowded machine it is the steadier figure for
+    one thread. With two threads it adds both, so there the wall clock is the one to read.
+    """
+    for fn in variants.values():
+        fn()
+        fn()  # warm-up: compilation, caches, the allocator
+    wall, cpu = ({name: [] for name in variants} for _ in range(2))
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            started, started_cpu = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(1e3 * (time.perf_counter() - started))
+            cpu[name].append(1e3 * (time.process_time() - started_cpu))
+    return ({name: float(np.median(v)) for name, v in wall.items()},
+            {name: float(np.median(v)) for name, v in cpu.items()})
+
+
+def gemm_peak_cpu_gflops(n, repeats):
+    """``scratchnet.bench.gemm_peak_gflops`` by CPU time: the ceiling for the CPU-time figures."""
+    a, b = (np.random.default_rng(k).standard_normal((n, n), dtype=np.float32) for k in range(2))
+    c = np.empty((n, n), dtype=np.float32)
+    np.matmul(a, b, out=c)
+    ms = []
+    for _ in range(repeats):
+        started = time.process_time()
+        np.matmul(a, b, out=c)
+        ms.append(1e3 * (time.process_time() - started))
+    return 2 * n**3 / (float(np.median(ms)) * 1e6)
+
+
+def conv1_variants(batch, rng):
+    x = rng.standard_normal((batch, 3, 24, 24), dtype=np.float32)
+    dout = rng.standard_normal((batch, 64, 24, 24), dtype=np.float32)
+    layers = {"conv2d": Conv2D, "nchw": Conv2DNCHW, "nchw_blocks": NCHWBlocks, "numba_direct": NumbaDirect}
+    W = None
+    variants = {}
+    for name, cls in layers.items():
+        layer = cls(3, 64, 5, padding="same", rng=np.random.default_rng(0))
+        W = layer.params["W"] if W is None else W
+        layer.params = {"W": W, "b": layer.params["b"]}
+
+        def run(layer=layer):
+            layer.forward(x)
+            layer.backward(dout, input_grad=False)
+
+        variants[name] = run
+    return variants
+
+
+def lstm_variants(batch, rng):
+    x = rng.standard_normal((batch, 48, 48), dtype=np.float32)
+    dout = rng.standard_normal((batch, 128), dtype=np.float32)
+    variants = {}
+    for name, cls in {"steps": StepLSTM, "sequence": LSTM}.items():
+        layer = cls(48, 128, rng=np.random.default_rng(0))
+
+        def run(layer=layer):
+            layer.forward(x)
+            layer.backward(dout)
+
+        variants[name] = run
+    return variants
+
+
+def step_variants(batch, threads, rng):
+    x = rng.standard_normal((batch, 3, 24, 24), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    variants, flops = {}, None
+    for name in ("before", "after"):
+        model = build_model("cnn_lstm", rng=np.random.default_rng(0))
+        conv1, lstm = model.layers[0][1], model.layers[8][1]
+        if name == "before":
+            model.layers[8] = ("lstm", StepLSTM(48, 128, rng=np.random.default_rng(0)))
+        else:
+            model.layers[0] = ("conv1", Conv2DNCHW(3, 64, 5, padding="same", rng=np.random.default_rng(0)))
+        model.layers[0][1].params, model.layers[8][1].params = conv1.params, lstm.params
+        flops = step_flops(model, x)
+        parallel = DataParallel(model, threads)
+        optimizer = SGD(model.params, lr=0.01)
+
+        def step(parallel=parallel, model=model, optimizer=optimizer):
+            parallel.loss_and_backward(x, y)
+            clip_grad_norm(model.grads, Config.clip)
+            optimizer.step(model.grads)
+
+        variants[name] = step
+    return variants, flops
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument(
+        "--sitting", help="a label shared by the lines of one sitting (default: today's date)"
+    )
+    parser.add_argument("--append", metavar="FILE", help="also append the JSON line to this history")
+    args = parser.parse_args(argv)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    threadpool_limits(1)
+    rng = np.random.default_rng(0)
+    load = os.getloadavg()[0]
+    result = {
+        "kind": "algorithms",
+        "rounds": args.rounds,
+        "blas": blas_info(),
+        "gemm_peak_gflops": gemm_peak_gflops(2048, 10, 2),
+        "conv1": {},
+        "lstm": {},
+        "train_step": {},
+        "cpu": {"conv1": {}, "lstm": {}, "train_step": {},
+                "gemm_peak_gflops": gemm_peak_cpu_gflops(2048, 10)},
+    }
+    for batch in (128, 64):
+        result["conv1"][str(batch)], result["cpu"]["conv1"][str(batch)] = alternate(
+            conv1_variants(batch, rng), args.rounds)
+        result["lstm"][str(batch)], result["cpu"]["lstm"][str(batch)] = alternate(
+            lstm_variants(batch, rng), args.rounds)
+    for threads in (1, 2):
+        variants, flops = step_variants(128, threads, rng)
+        result["train_step"][str(threads)], result["cpu"]["train_step"][str(threads)] = alternate(
+            variants, args.rounds)
+        result["mflop_per_img"] = flops / 128 / 1e6
+    result["gemm_peak_after_gflops"] = gemm_peak_gflops(2048, 10, 2)
+    result.update(
+        batch_size=128,
+        load_avg_1min=[load, os.getloadavg()[0]],
+        commit=commit(),
+        sitting=args.sitting or now.date().isoformat(),
+        date=now.isoformat(timespec="seconds"),
+    )
+    line = json.dumps(result)
+    print(line)
+    if args.append:
+        with open(args.append, "a") as file:
+            file.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()

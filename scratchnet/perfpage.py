@@ -1,0 +1,295 @@
+"""The performance page, benchmarks/README.md, written from the benchmark history alone.
+
+``write_page(history_path, out_path)`` reads ``benchmarks/history.jsonl``, one JSON object
+per line, of three kinds:
+
+- a run of ``python -m scratchnet.bench --json`` (no ``"kind"``): steps, layers, kernels;
+- ``"kind": "algorithms"``, a run of ``benchmarks/conv1_lstm.py``: old and new alternated in
+  one run (conv1's algorithms, the LSTM, the CNN-LSTM's training step on 1 and 2 threads);
+- ``"kind": "torch_twin"``, a run of ``benchmarks/torch_twin.py``: PyTorch's step, same network.
+
+Lines of one sitting share a ``"sitting"`` label; the page compares the latest sitting's
+lines with each other only (the median over them), never figures from different sittings.
+Every figure on the page comes from the history; the text around them lives here.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from scratchnet.files import write_text
+
+EPOCH_IMAGES = 50_000
+TARGETS = {"conv1": 1.5, "lstm": 1.3, "torch_1": 1.4, "torch_2": 1.5, "share_of_peak": 0.80, "epoch": 1.1}
+CONV1 = {  # variant of benchmarks/conv1_lstm.py -> what it is
+    "conv2d": "`Conv2D`: windows as rows, channels last; NCHW <-> NHWC transposes; rebuilt in backward",
+    "nchw": "`Conv2DNCHW`: windows as columns, channels first; one product per image; kept for backward",
+    "nchw_blocks": "channels-first columns in blocks of 8 images, rebuilt in the backward",
+    "numba_direct": "the formula as a compiled Numba loop, no im2col",
+}
+
+INTRO = """# Performance
+
+How fast scratchnet trains, measured on the machines it is developed on (two shared cores).
+This page is generated: `scratchnet.perfpage.write_page("benchmarks/history.jsonl",
+"benchmarks/README.md")` rebuilds it from the history alone, so add a measurement by appending
+its JSON line to the history, never by editing this page.
+
+How we measure. OpenBLAS's kernel variables are unset for the benchmark command alone
+(`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`); the kernel that ran is recorded. Old and
+new are timed in one run, alternated call by call, and each figure is a median, since other
+programs share the machine (the load average is recorded beside each sitting). Both the wall
+clock and the process's CPU time are kept: CPU time leaves out the time the process waits for
+a core, so on a crowded machine it is the steadier figure for one thread. The one-core
+ceiling is a 2048 x 2048 float32 `np.matmul`; a step's share of it counts 125.49 MFLOP per
+image of the CNN-LSTM (the convolutions as direct convolution, the images' own gradient not
+counted), as `python -m scratchnet.bench` computes it.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv1_lstm.py \\
+        --sitting LABEL --append benchmarks/history.jsonl
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE TORCH_VENV/bin/python benchmarks/torch_twin.py \\
+        --sitting LABEL --append benchmarks/history.jsonl
+"""
+
+
+def read_history(path):
+    """Every line of the history as a dict; a line that is not a JSON object is refused by number."""
+    lines = []
+    for number, text in enumerate(Path(path).read_text().splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not JSON ({error.msg}); fix or delete it") from None
+        if not isinstance(line, dict):
+            raise ValueError(f"{path}, line {number}: wanted a JSON object, got {type(line).__name__}")
+        lines.append(line)
+    return lines
+
+
+def median(lines, *keys):
+    """Median over ``lines`` of ``line[keys[0]][keys[1]]...``."""
+    values = []
+    for line in lines:
+        for key in keys:
+            line = line[key]
+        values.append(line)
+    return float(np.median(values))
+
+
+def shown(figures, key, spec):  # figures[key] formatted, or "-" where there are none
+    return format(figures[key], spec) if figures else "-"
+
+
+def load_note(lines):
+    """The sitting's load average, and a warning where other programs wanted more than the two cores."""
+    loads = [value for line in lines for value in np.atleast_1d(line.get("load_avg_1min", []))]
+    if not loads:
+        return "load average not recorded"
+    crowded = (" The machine was crowded: its wall-clock figures count the waiting for a core as much as "
+               "the work; for one thread read the CPU time, and take the two-thread figures (wall clock "
+               "only) as rough.") if max(loads) > 2 else ""
+    return f"load average {min(loads):.1f}-{max(loads):.1f} on two cores.{crowded}"
+
+
+def bench_section(runs):
+    rows = [
+        "## Runs of `python -m scratchnet.bench`",
+        "",
+        "| date | commit | BLAS kernel | load | GEMM peak GFLOP/s | cnn_lstm img/s, 1 thread | of peak "
+        "| threads | img/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        one = run.get("train_step_1_thread", run["train_step"] if run["threads"] == 1 else None)
+        many = run["train_step"]["cnn_lstm"] if run["threads"] > 1 else None
+        one = one["cnn_lstm"] if one else None
+        rows.append(
+            f"| {run['date'][:16]} | {run['commit']} | {run['blas']['kernel']} | {run['load_avg_1min']:.1f} "
+            f"| {run['gemm_peak_gflops']:.0f} | {shown(one, 'img_per_s', '.0f')} "
+            f"| {shown(one, 'share_of_peak', '.0%')} | {run['threads']} | {shown(many, 'img_per_s', '.0f')} |"
+        )
+    return rows + [""]
+
+
+def fig(lines, clock, *keys):
+    """Median of a figure by the wall clock, or by CPU time (kept under ``"cpu"`` in each line)."""
+    return median(lines, *(("cpu",) if clock == "cpu" else ()), *keys)
+
+
+def clocks(runs):
+    """Both clocks where every line of the sitting has CPU times, else the wall clock alone."""
+    return ("wall", "cpu") if all("cpu" in line for line in runs) else ("wall",)
+
+
+def conv1_section(runs):
+    rows = [
+        "## conv1: four ways to compute it",
+        "",
+        'conv1 (3 -> 64 channels, 5 x 5 "same", 24 x 24 images), forward + backward without the images\' '
+        "gradient, as in training; ms, median over the sitting (wall clock, and CPU time where recorded).",
+        "",
+        "| variant | how | clock | batch 128 | batch 64 | time / Conv2D's (128) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, how in CONV1.items():
+        for clock in clocks(runs):
+            ms = fig(runs, clock, "conv1", "128", name)
+            rows.append(
+                f"| {name} | {how} | {clock} | {ms:.1f} | {fig(runs, clock, 'conv1', '64', name):.1f} "
+                f"| {ms / fig(runs, clock, 'conv1', '128', 'conv2d'):.2f} |"
+            )
+    best = median(runs, "conv1", "128", "nchw")
+    losers = ", ".join(
+        f"{name} by {median(runs, 'conv1', '128', name) / best:.2f}x"
+        for name in CONV1
+        if name not in ("conv2d", "nchw")
+    )
+    rows += [
+        "",
+        f"By the wall clock `Conv2DNCHW` is {median(runs, 'conv1', '128', 'conv2d') / best:.2f}x faster "
+        f"than `Conv2D` at batch 128 "
+        f"({median(runs, 'conv1', '64', 'conv2d') / median(runs, 'conv1', '64', 'nchw'):.2f}x at 64). "
+        f"Slower than it: {losers}. Rebuilding the columns in cache-sized blocks saves memory "
+        "but copies the windows twice; the direct loop does every multiply-add outside BLAS, and "
+        "its weight gradient is a sum that the compiler does not vectorise without `fastmath`.",
+        "",
+    ]
+    return rows
+
+
+def lstm_section(runs):
+    rows = ["## The LSTM", "",
+            "48 steps of 48 values, H = 128, forward + backward, ms. Now: the whole sequence in arrays "
+            "that hold every step, dW and dx one product over all steps, the backward's elementwise work "
+            "one Numba pass per step (it has no tanh). Slower, so not kept: taking the forward's input "
+            "half x_t W_x out of the loop; a Numba forward, whose tanh is a scalar call.", "",
+            "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
+            "|---|---|---|---|---|"]
+    for batch in ("128", "64"):
+        for clock in clocks(runs):
+            before, after = (fig(runs, clock, "lstm", batch, key) for key in ("steps", "sequence"))
+            rows.append(f"| {batch} | {clock} | {before:.1f} | {after:.1f} | {before / after:.2f}x |")
+    return rows + [""]
+
+
+def torch_ms(twins, threads, clock):  # PyTorch's step, by either clock
+    return median(twins, "train_step", threads, "cpu_ms" if clock == "cpu" else "ms")
+
+
+def step_section(runs, twins):
+    rows = [
+        "## The CNN-LSTM's training step",
+        "",
+        "Batch 128: forward, backward, clipping, SGD. Before: `Conv2D` conv1 and the step-loop LSTM; "
+        "after: `Conv2DNCHW` and the whole-sequence LSTM. GEMM peak on one core: "
+        + ", ".join(f"{fig(runs, clock, 'gemm_peak_gflops'):.1f} GFLOP/s ({clock})" for clock in clocks(runs))
+        + f". An epoch of {EPOCH_IMAGES:,} images is estimated from the step time "
+        f"({-(-EPOCH_IMAGES // 128)} steps), not run. With two threads CPU time adds both, so it is "
+        "not shown there.",
+        "",
+        "| threads | clock | before ms | after ms | speed-up | after img/s | of peak | epoch before s "
+        "| epoch after s | PyTorch ms | PyTorch ms / scratchnet ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    mflop, epoch = median(runs, "mflop_per_img"), -(-EPOCH_IMAGES // 128) / 1e3
+    for threads in ("1", "2"):
+        for clock in clocks(runs) if threads == "1" else ("wall",):
+            before, after = (fig(runs, clock, "train_step", threads, key) for key in ("before", "after"))
+            share = 128 * mflop / after / (fig(runs, clock, "gemm_peak_gflops") * int(threads))  # MFLOP/ms
+            torch = twins and {"ms": torch_ms(twins, threads, clock)}
+            if torch:
+                torch["ratio"] = torch["ms"] / after
+            rows.append(
+                f"| {threads} | {clock} | {before:.0f} | {after:.0f} | {before / after:.2f}x "
+                f"| {128e3 / after:.0f} | {share:.0%} | {before * epoch:.0f} | {after * epoch:.0f} "
+                f"| {shown(torch, 'ms', '.0f')} | {shown(torch, 'ratio', '.2f')} |"
+            )
+    if twins:
+        rows += [
+            "",
+            f"PyTorch {twins[-1]['torch']} (oneDNN {'on' if twins[-1]['mkldnn'] else 'off'}), the same "
+            "layers (`benchmarks/torch_twin.py`); a ratio above 1 means scratchnet's step is faster.",
+        ]
+    return rows + [""]
+
+
+def targets_section(runs, twins):
+    def ratio(clock, kind, batch, old, new):
+        return fig(runs, clock, kind, batch, old) / fig(runs, clock, kind, batch, new)
+
+    def share(clock):
+        after = fig(runs, clock, "train_step", "1", "after")
+        return 128 * median(runs, "mflop_per_img") / after / fig(runs, clock, "gemm_peak_gflops")
+
+    one_thread = {
+        "conv1": (
+            "conv1 forward + backward, Conv2DNCHW against Conv2D",
+            lambda clock: ratio(clock, "conv1", "128", "conv2d", "nchw"),
+        ),
+        "lstm": (
+            "LSTM forward + backward, against the step loop",
+            lambda clock: ratio(clock, "lstm", "128", "steps", "sequence"),
+        ),
+        "share_of_peak": ("step at one thread, share of the one-core ceiling", share),
+    }
+    if twins:
+        one_thread["torch_1"] = (
+            "step against PyTorch's, 1 thread",
+            lambda clock: torch_ms(twins, "1", clock) / fig(runs, clock, "train_step", "1", "after"),
+        )
+    two_threads = {
+        "epoch": (
+            "epoch on two cores, before / after (from step time)",
+            ratio("wall", "train_step", "2", "before", "after"),
+        )
+    }
+    if twins:
+        two_threads["torch_2"] = (
+            "step against PyTorch's, 2 threads",
+            torch_ms(twins, "2", "wall") / median(runs, "train_step", "2", "after"),
+        )
+    rows = ["## Targets", "", "| what | target | wall clock | CPU time |", "|---|---|---|---|"]
+
+    def cell(key, value):
+        fmt = "{:.0%}" if key == "share_of_peak" else "{:.2f}x"
+        return f"{fmt.format(value)} ({'met' if value >= TARGETS[key] else 'not met'})"
+
+    target = {
+        key: ("{:.0%}" if key == "share_of_peak" else "{:.2f}x").format(TARGETS[key]) for key in TARGETS
+    }
+    for key, (what, value) in one_thread.items():
+        cpu = cell(key, value("cpu")) if "cpu" in clocks(runs) else "-"
+        rows.append(f"| {what} | {target[key]} | {cell(key, value('wall'))} | {cpu} |")
+    for key, (what, value) in two_threads.items():
+        rows.append(f"| {what} | {target[key]} | {cell(key, value)} | - |")
+    return rows + [""]
+
+
+def render(lines):
+    """The page's Markdown text for the history ``lines``."""
+    runs = [line for line in lines if "kind" not in line]
+    algorithms = [line for line in lines if line.get("kind") == "algorithms"]
+    page = INTRO.splitlines() + [""]
+    if algorithms:
+        sitting = algorithms[-1]["sitting"]
+        same = [line for line in algorithms if line.get("sitting") == sitting]
+        twins = [
+            line for line in lines if line.get("kind") == "torch_twin" and line.get("sitting") == sitting
+        ]
+        blas = same[-1]["blas"]
+        page += [f"Latest sitting: `{sitting}`, {len(same)} runs of conv1_lstm.py and {len(twins)} of "
+                 f"torch_twin.py, alternated; BLAS {blas['library']} {blas['version']}, kernel "
+                 f"{blas['kernel']}; commit {same[-1]['commit']}; {load_note(same + twins)}", ""]
+        page += targets_section(same, twins) + conv1_section(same) + lstm_section(same)
+        page += step_section(same, twins)
+    if runs:
+        page += bench_section(runs)
+    return "\n".join(page).rstrip() + "\n"
+
+
+def write_page(history_path, out_path):
+    """Rebuild the performance page ``out_path`` from the history ``history_path``."""
+    write_text(out_path, render(read_history(history_path)))

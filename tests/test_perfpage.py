@@ -1,0 +1,85 @@
+"""scratchnet.perfpage: the performance page from the history alone, figures of one sitting only."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scratchnet.perfpage import read_history, render, write_page
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def algorithms(sitting, scale=1.0):
+    """An ``algorithms`` line whose medians are simple numbers times ``scale``; CPU times differ."""
+    conv1 = {"conv2d": 150, "nchw": 100, "nchw_blocks": 110, "numba_direct": 400}
+    conv1 = {name: ms * scale for name, ms in conv1.items()}
+    return {
+        "kind": "algorithms", "sitting": sitting, "rounds": 8, "commit": "abc1234",
+        "load_avg_1min": [1.0, 1.5],
+        "blas": {"library": "openblas", "version": "0.3", "kernel": "Haswell", "threads": 1},
+        "gemm_peak_gflops": 100.0, "mflop_per_img": 125.0,
+        "conv1": {"128": conv1, "64": {k: v / 2 for k, v in conv1.items()}},
+        "lstm": {"128": {"steps": 52 * scale, "sequence": 40 * scale}, "64": {"steps": 30, "sequence": 20}},
+        "train_step": {"1": {"before": 240 * scale, "after": 200 * scale},
+                       "2": {"before": 150 * scale, "after": 100 * scale}},
+        "cpu": {"gemm_peak_gflops": 100.0,
+                "conv1": {"128": conv1, "64": conv1},
+                "lstm": {"128": {"steps": 60, "sequence": 40}, "64": {"steps": 30, "sequence": 20}},
+                "train_step": {"1": {"before": 240, "after": 250}, "2": {"before": 300, "after": 200}}},
+    }
+
+
+def history(tmp_path, lines):
+    path = tmp_path / "history.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_the_latest_sitting_alone_gives_the_ratios_and_the_targets(tmp_path):
+    twin = {"kind": "torch_twin", "sitting": "new", "torch": "2.0", "mkldnn": True,
+            "load_avg_1min": [2.0, 2.5],
+            "train_step": {"1": {"ms": 300.0, "cpu_ms": 500.0}, "2": {"ms": 140.0, "cpu_ms": 280.0}}}
+    old_twin = dict(twin, sitting="old", train_step={"1": {"ms": 9.0}, "2": {"ms": 9.0}})
+    lines = [algorithms("old", scale=7.0), old_twin, algorithms("new"), algorithms("new", scale=1.0), twin]
+    page = render(read_history(history(tmp_path, lines)))
+    assert "Latest sitting: `new`, 2 runs of conv1_lstm.py and 1 of torch_twin.py" in page
+    assert "load average 1.0-2.5 on two cores. The machine was crowded" in page
+    assert "| conv1 forward + backward, Conv2DNCHW against Conv2D | 1.50x | 1.50x (met) | 1.50x (met) |" \
+        in page
+    assert "| LSTM forward + backward, against the step loop | 1.30x | 1.30x (met) | 1.50x (met) |" in page
+    # 128 images * 125 MFLOP in 200 ms = 80 GFLOP/s, 80% of 100; by CPU time 250 ms, 64%
+    assert "| step at one thread, share of the one-core ceiling | 80% | 80% (met) | 64% (not met) |" \
+        in page
+    assert "| step against PyTorch's, 1 thread | 1.40x | 1.50x (met) | 2.00x (met) |" in page
+    assert "| step against PyTorch's, 2 threads | 1.50x | 1.40x (not met) | - |" in page
+    assert "| epoch on two cores, before / after (from step time) | 1.10x | 1.50x (met) | - |" in page
+    assert "Slower than it: nchw_blocks by 1.10x, numba_direct by 4.00x" in page
+    # an epoch is 391 steps: 59 s before, 39 s after
+    assert "| 2 | wall | 150 | 100 | 1.50x | 1280 | 80% | 59 | 39 | 140 | 1.40 |" in page
+    assert "| 2 | cpu |" not in page  # two threads' CPU time adds both: no speed
+
+
+def test_bench_runs_are_listed_and_a_history_without_sittings_still_renders(tmp_path):
+    runs = read_history(BENCHMARKS / "history.jsonl")
+    bench = [line for line in runs if "kind" not in line]
+    page = render(read_history(history(tmp_path, bench)))
+    assert page.startswith("# Performance") and "Latest sitting" not in page
+    assert page.count(f"| {bench[-1]['commit']} |") >= 1 and len(bench) + 3 <= page.count("\n|") + 1
+
+
+def test_a_line_that_is_not_a_json_object_is_refused_by_its_number(tmp_path):
+    path = tmp_path / "history.jsonl"
+    path.write_text('{"threads": 1}\n\n[1, 2]\n')
+    with pytest.raises(ValueError, match=r"line 3: wanted a JSON object, got list"):
+        read_history(path)
+    path.write_text('{"threads": 1}\n{"threads": \n')
+    with pytest.raises(ValueError, match=r"line 2: not JSON"):
+        read_history(path)
+
+
+def test_the_committed_page_is_the_history_rendered(tmp_path):
+    # the page is never edited by hand: regenerating it from the committed history changes nothing
+    out = tmp_path / "README.md"
+    write_page(BENCHMARKS / "history.jsonl", out)
+    assert out.read_text() == (BENCHMARKS / "README.md").read_text()
