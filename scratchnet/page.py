@@ -25,6 +25,7 @@ figure { margin: 0.6em 0 1.2em; } img { max-width: 100%; height: auto; }
 figcaption { color: #333; font-style: italic; max-width: 70em; }
 .state { font-weight: bold; padding: 6px 10px; border-left: 5px solid #0072B2; background: #eef5fb; }
 .missing { color: #6b4d00; background: #fff7e0; padding: 6px 10px; border-left: 5px solid #E69F00; }
+.columns { display: flex; flex-wrap: wrap; gap: 0 24px; align-items: flex-start; }
 code { background: #f2f2f2; padding: 0 3px; }
 """.strip()
 

@@ -88,9 +88,10 @@ def _facts(run, state):
              ("threads", summary.get("threads", metadata.get("threads"))), ("commit", summary.get("commit")),
              ("wall time", None if wall is None else f"{wall:.0f} s ({wall / 60:.1f} min)"),
              ("training speed", f"{speed:.0f} images/s")]
-    options = page.facts([(f"--{name.replace('_', '-')}", "not set (all)" if value is None else _text(value))
-                          for name, value in run.config.items()])
-    return page.facts([(name, _text(value)) for name, value in pairs]) + "<h3>Every option</h3>" + options
+    options = [(f"--{name.replace('_', '-')}", "not set (all)" if value is None else _text(value))
+               for name, value in run.config.items()]
+    return (f'<div class="columns"><div>{page.facts([(name, _text(value)) for name, value in pairs])}</div>'
+            f"<div>{page.table(options, header=['option', 'value'])}</div></div>")
 
 
 def _curve_sections(run):
