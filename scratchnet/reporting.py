@@ -30,6 +30,7 @@ from scratchnet.plots import confusion_matrix
 from scratchnet.runfolder import CHECKPOINT, REPORT, STALE_S, read_predictions, read_run
 
 MISTAKES = 16  # most confidently wrong test images shown
+MISTAKES_SEARCHED = 1000  # ... out of the first this many wrong ones: the forward pass they need stays short
 SECTIONS = {"run": "The run", "curves": "Loss and accuracy per epoch", "steps": "Learning rate and gradient norm",
             "filters": "First convolution's filters", "feature-maps": "Feature maps of fixed test images",
             "recurrent": "Recurrent states and gates", "confusion": "Confusion matrix and per-class accuracy",
@@ -140,21 +141,23 @@ def _model_sections(model, images, labels, predictions):
     yield "confusion", page.figure(figures.png_bytes(figures.confusion(matrix, CLASSES)),
                                    f"Rows are the true classes of {len(labels):,} test images, columns the answers: "
                                    "a dark cell off the diagonal is a pair of classes the network mixes up.")
-    wrong = np.flatnonzero(predictions != labels)
-    probabilities = np.concatenate([softmax(model.forward(preprocess_eval(images[wrong[k:k + 500]], model.dtype)))
-                                    for k in range(0, len(wrong), 500)]) if len(wrong) else np.zeros((0, 10))
-    confidence = probabilities.max(axis=1) if len(wrong) else np.zeros(0)
-    order = np.argsort(-confidence, kind="stable")[:MISTAKES]
-    chosen = wrong[order]
-    if not len(chosen):
+    wrong = np.flatnonzero(predictions != labels)[:MISTAKES_SEARCHED]
+    if not len(wrong):
         yield "mistakes", page.missing("The network got every test image right: there is no mistake to show.")
         return
+    probabilities = np.concatenate([softmax(model.forward(preprocess_eval(images[wrong[k:k + 500]], model.dtype)))
+                                    for k in range(0, len(wrong), 500)])
+    said = probabilities.argmax(axis=1)
+    # a near-tie that a recomputation (other threads, other rounding) answers correctly is no mistake
+    confidence = np.where(said != labels[wrong], probabilities.max(axis=1), -1.0)
+    order = np.argsort(-confidence, kind="stable")[:MISTAKES]
+    order = order[confidence[order] >= 0]
+    chosen = wrong[order]
     yield "mistakes", page.figure(
         figures.png_bytes(figures.mistakes(images[chosen], [CLASSES[k] for k in labels[chosen]],
-                                           [CLASSES[k] for k in probabilities[order].argmax(axis=1)],
-                                           confidence[order])),
-        "The wrong answers the network was surest of: often an unusual view, a confusing background, "
-        "or an image a person would hesitate over too.")
+                                           [CLASSES[k] for k in said[order]], confidence[order])),
+        f"The wrong answers the network was surest of (among its first {MISTAKES_SEARCHED:,} mistakes on the "
+        "test set): often an unusual view, a confusing background, or an image a person would hesitate over too.")
 
 
 def _test_set(run, data_dir):
