@@ -166,9 +166,11 @@ def recurrent_states(labels, states):
     names = list(states)
     N, T, H = states[names[0]].shape
     gap = max(H // 16, 2)
-    figure = Figure(figsize=(2.3 * len(names) + 1.2, 0.6 * N * H / 64 + 1.6), layout="constrained")
-    axes = figure.subplots(1, len(names), squeeze=False)[0]
-    for ax, name in zip(axes, names):
+    figure = Figure(figsize=(2.3 * len(names) + 1.2, 0.6 * N * H / 64 + 1.6))
+    figure.subplots_adjust(left=0.09, right=0.98, bottom=0.05, top=0.9, wspace=0.15, hspace=0.25)
+    grid = figure.add_gridspec(2, len(names), height_ratios=[24, 1])
+    axes = [figure.add_subplot(grid[0, k]) for k in range(len(names))]
+    for column, (ax, name) in enumerate(zip(axes, names)):
         signed = states[name].min() < 0
         stacked = np.full((N * (H + gap) - gap, T), np.nan)
         for k in range(N):
@@ -180,14 +182,16 @@ def recurrent_states(labels, states):
         ax.set_xlabel("time step", fontsize=8)
         ax.set_yticks([(H + gap) * k + H / 2 for k in range(N)], labels if ax is axes[0] else [], fontsize=8)
         ax.tick_params(labelsize=7)
-        figure.colorbar(image, ax=ax, location="bottom", shrink=0.8)
+        figure.colorbar(image, cax=figure.add_subplot(grid[1, column]), orientation="horizontal",
+                        ticks=[-1, 0, 1] if signed else [0, 0.5, 1])
     figure.suptitle(f"{T} time steps (left to right) by {H} units (top to bottom), for each image", fontsize=10)
     return figure
 
 
 def confusion(matrix, classes):
     """The confusion matrix (rows true, columns predicted) with its counts, and per-class accuracy."""
-    figure = Figure(figsize=(10, 4.6), layout="constrained")
+    figure = Figure(figsize=(10, 4.6))
+    figure.subplots_adjust(left=0.1, right=0.97, bottom=0.24, top=0.93, wspace=0.3)
     ax_matrix, ax_class = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
     ax_matrix.imshow(matrix, cmap=COUNTS)
     ax_matrix.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
