@@ -19,11 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from scratchnet import activations, figures, page
 from scratchnet.datasets import CLASSES, center_crop, data_root, load_cifar10
-from scratchnet.evaluate import (  # moving: see the lead's notes
-    evaluate_model,
-    load_model,
-    preprocess_eval,
-)
+from scratchnet.evaluate import evaluate_model, load_model, preprocess_eval
 from scratchnet.files import write_text
 from scratchnet.layers import softmax
 from scratchnet.plots import confusion_matrix
