@@ -1,7 +1,7 @@
 """The report pages in a real browser: headless Chromium renders every section, draws a page that
 is not blank, and stops reloading a run that has gone quiet.
 
-Without Chromium these tests are skipped, unless SCRATCHNET_REQUIRE_BROWSER=1 (as in CI), when
+Without Chromium these tests are skipped, unless SCRATCHNET_REQUIRE_BROWSER=1, when
 they fail. On Debian: ``apt-get install chromium-headless-shell`` (or ``chromium``).
 """
 
@@ -22,7 +22,7 @@ from scratchnet.train import Config, Trainer
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = pytest.mark.slow  # a browser start takes seconds: these run in CI, not in a quick local run
+pytestmark = pytest.mark.slow  # a browser takes seconds to start: a quick run skips these with -m "not slow"
 RUN_SECTIONS = ("run", "curves", "steps", "filters", "feature-maps", "recurrent", "confusion", "mistakes")
 
 
