@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -41,9 +42,17 @@ def chromium(browser, tmp_path, page, *options, timeout=120):
     """Run headless Chromium on a local page; returns its standard output."""
     command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                f"--user-data-dir={tmp_path / 'profile'}", *options, page.as_uri()]
-    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    # its own process group: Debian's chromium commands are shell wrappers, and a timeout must stop the browser too
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    assert process.returncode == 0, stderr[-2000:]
+    return stdout
 
 
 def screenshot(browser, tmp_path, page, name, height):
