@@ -1,0 +1,239 @@
+"""Report pages: what they show for each kind of run folder, that they are self-contained and
+reproducible, the run states, the errors, and the activations they draw."""
+
+import csv
+import json
+import os
+import re
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from scratchnet import activations, checkpoint, figures, page
+from scratchnet.evaluate import evaluate_model
+from scratchnet.layers import GRU, LSTM
+from scratchnet.models import build_model
+from scratchnet.reporting import write_index, write_report
+from scratchnet.runfolder import STALE_S, read_run
+from scratchnet.train import Config, Interrupted, Trainer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL_SECTIONS = ("filters", "feature-maps", "recurrent", "confusion", "mistakes")
+
+
+def tiny_config(**changes):
+    options = {"model": "cnn_lstm", "epochs": 1, "batch_size": 32, "train_size": 32, "val_size": 32,
+               "test_size": 100, "warmup_steps": 0}
+    return Config(**{**options, **changes})
+
+
+def train(folder, cifar_root, stop_after_steps=None, **changes):
+    trainer = Trainer(tiny_config(**changes), folder, data_dir=cifar_root, download=False, progress=False)
+    trainer.train(stop_after_steps=stop_after_steps)
+    return trainer
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, cifar_root):
+    """A finished one-step run of the paper's model, and the trainer that made it."""
+    folder = tmp_path_factory.mktemp("tiny")
+    return folder, train(folder, cifar_root)
+
+
+def sections(text):
+    return re.findall(r'<section id="([^"]+)"', text)
+
+
+def assert_self_contained(text):
+    """Nothing the page loads comes from outside it: every src/href is data:, a fragment or a relative link."""
+    for attribute, value in re.findall(r'\b(src|href)\s*=\s*"([^"]*)"', text):
+        scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", value)
+        assert scheme is None or scheme.group(1) == "data", f"{attribute}={value[:60]}"
+        assert not (attribute == "src" and scheme is None), f"src must be inline, got {value[:60]}"
+    assert "url(" not in text and "@import" not in text
+    assert not re.search(r"<script[^>]*\bsrc=", text) and "<link" not in text
+
+
+def test_facts_and_curves_page_says_what_is_missing(tiny):
+    folder, _ = tiny
+    started = time.perf_counter()
+    text = write_report(folder, full=False).read_text()
+    print(f"facts and curves: {time.perf_counter() - started:.2f} s")
+    assert sections(text) == ["run", "curves", "steps", "inside"]
+    for field in Config.__dataclass_fields__:  # every option of the run is on the page
+        assert f"--{field.replace('_', '-')}" in text
+    assert "validation" in text and "on 32 images" in text and "on 100 images" in text
+    assert "wrote no steps.csv" in text and f"python -m scratchnet.report {folder}" in text
+    assert 'http-equiv="refresh"' not in text  # finished: no reloading
+    assert_self_contained(text)
+
+
+def test_full_report_shows_what_the_network_learned(tiny):
+    folder, trainer = tiny
+    predictions = evaluate_model(trainer.model, trainer.x_test, trainer.y_test)["predictions"]
+    path = write_report(folder, model=trainer.model, test_images=trainer.x_test, test_labels=trainer.y_test,
+                        predictions=predictions)
+    text = path.read_text()
+    assert sections(text) == ["run", "curves", "steps", *MODEL_SECTIONS]
+    assert path.stat().st_size < 3e6
+    assert_self_contained(text)
+    # 1 curves + filters + 3 feature-map stages (conv1, norm1, conv2) + gates + confusion + mistakes
+    assert text.count("data:image/png;base64,") == 8
+    assert text.count("<figcaption>") == 8
+    assert "true classes of 100 test images" in text
+    # written again from the same arrays: the same bytes
+    assert write_report(folder, model=trainer.model, test_images=trainer.x_test, test_labels=trainer.y_test,
+                        predictions=predictions).read_text() == text
+
+
+@pytest.mark.slow
+def test_full_report_rebuilds_the_model_and_test_set_from_the_run(tiny, cifar_root):
+    # from the checkpoint and the data folder alone: the same model, the run's 100 test images and the
+    # same predictions (computed, as this run saved none), so the same page as from the trainer's arrays
+    folder, trainer = tiny
+    predictions = evaluate_model(trainer.model, trainer.x_test, trainer.y_test)["predictions"]
+    expected = write_report(folder, model=trainer.model, test_images=trainer.x_test, test_labels=trainer.y_test,
+                            predictions=predictions).read_text()
+    assert write_report(folder, data_dir=cifar_root).read_text() == expected
+
+
+def test_steps_curve_drawn_when_the_run_recorded_steps(tiny, tmp_path):
+    folder, _ = tiny
+    shutil.copytree(folder, tmp_path / "run")
+    with open(tmp_path / "run" / "steps.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["step", "lr", "loss", "grad_norm"])
+        writer.writerows([step, 0.02 * step / 10, 2.3, 6.0 - step / 10] for step in range(10))
+    text = write_report(tmp_path / "run", full=False).read_text()
+    steps = text[text.index('<section id="steps"'):text.index('<section id="inside"')]
+    assert "data:image/png" in steps and "no steps.csv" not in steps
+
+
+def without_summary(folder, destination):
+    """The run folder as it was before training ended: no summary.json."""
+    shutil.copytree(folder, destination)
+    (destination / "summary.json").unlink()
+    return destination
+
+
+def test_a_running_page_reloads_until_the_run_goes_quiet(tiny, tmp_path):
+    folder = without_summary(tiny[0], tmp_path / "run")
+    updated = read_run(folder).updated
+    text = write_report(folder, full=False, now=updated + 5).read_text()
+    assert '<meta http-equiv="refresh" content="30">' in text
+    assert f'data-reload-until="{int((updated + STALE_S) * 1000)}"' in text
+    assert "Training: epoch 1 of 1 done" in text and '<p id="stale"' in text
+    stale = write_report(folder, full=False, now=updated + STALE_S + 1).read_text()
+    assert 'http-equiv="refresh"' not in stale and 'data-reload-until="' not in stale
+    assert f"--resume {folder / 'checkpoint.npz'}" in stale and "the trainer has stopped" in stale
+
+
+def test_an_interrupted_run_shows_the_resume_command(tmp_path, cifar_root):
+    with pytest.raises(Interrupted):
+        train(tmp_path, cifar_root, stop_after_steps=2, epochs=2)  # one epoch done, and one step of the next
+    text = write_report(tmp_path, full=False).read_text()
+    assert "Interrupted in epoch 2 of 2" in text
+    assert f"python -m scratchnet.train --resume {tmp_path / 'checkpoint.npz'}" in text
+    assert 'http-equiv="refresh"' not in text
+
+
+def test_reports_are_refused_for_what_is_not_a_run(tmp_path):
+    with pytest.raises(ValueError, match="is not a folder"):
+        write_report(tmp_path / "nothing")
+    with pytest.raises(ValueError, match="not a run folder"):
+        write_report(tmp_path)
+    (tmp_path / "metrics.csv").write_text("epoch,train_loss,train_accuracy\n")
+    with pytest.raises(ValueError, match="no finished epoch"):
+        write_report(tmp_path)
+
+
+def test_a_checkpoint_from_a_newer_scratchnet_is_refused(tiny, tmp_path):
+    folder = without_summary(tiny[0], tmp_path / "run")
+    ckpt = checkpoint.load(folder / "checkpoint.npz")
+    arrays = {f"param/{name}": value for name, value in ckpt.params.items()}
+    metadata = {**ckpt.metadata, "format_version": checkpoint.FORMAT_VERSION + 1}
+    np.savez(folder / "checkpoint.npz", metadata_json=np.array(json.dumps(metadata)), **arrays)
+    with pytest.raises(ValueError, match="newer version of scratchnet"):
+        write_report(folder)
+
+
+def test_the_lstm_gates_are_the_layers_own(tiny):
+    # the gates drawn are those that produced the layer's states: c_t = f c_{t-1} + i g, h_t = o tanh(c_t)
+    model = tiny[1].model
+    x = np.random.default_rng(0).standard_normal((3, 3, 24, 24)).astype(np.float32)
+    name, states = activations.recurrent_states(model, x)
+    assert name == "lstm" and states["h"].shape == (3, 48, 128)
+    c_prev = np.concatenate([np.zeros((3, 1, 128), np.float32), states["c"][:, :-1]], axis=1)
+    np.testing.assert_allclose(states["c"], states["f"] * c_prev + states["i"] * states["g"], atol=1e-5)
+    np.testing.assert_allclose(states["h"], states["o"] * np.tanh(states["c"]), atol=1e-5)
+    np.testing.assert_allclose(states["h"][:, -1], _last_hidden(model, x), atol=1e-5)
+
+
+def _last_hidden(model, x):
+    """h_T as the model's own LSTM layer computes it in its forward."""
+    for _, layer in model.layers:
+        x = layer.forward(x)
+        if isinstance(layer, (LSTM, GRU)):
+            return x
+    raise AssertionError("no recurrent layer")
+
+
+def test_the_gru_gates_are_the_layers_own():
+    model = build_model("gru", rng=np.random.default_rng(1))
+    x = np.random.default_rng(2).standard_normal((2, 3, 24, 24)).astype(np.float32)
+    name, states = activations.recurrent_states(model, x)
+    assert name == "rnn" and set(states) == {"h", "z", "r", "n"} and states["h"].shape == (2, 24, 128)
+    h_prev = np.concatenate([np.zeros((2, 1, 128), np.float32), states["h"][:, :-1]], axis=1)
+    np.testing.assert_allclose(states["h"], (1 - states["z"]) * h_prev + states["z"] * states["n"], atol=1e-5)
+    np.testing.assert_allclose(states["h"][:, -1], _last_hidden(model, x), atol=1e-5)
+
+
+def test_feature_maps_after_each_convolution_and_lrn():
+    x = np.random.default_rng(0).standard_normal((2, 3, 24, 24)).astype(np.float32)
+    for name, stages in (("cnn", ["conv1", "norm1", "conv2", "norm2"]), ("cnn_nolrn", ["conv1", "conv2"])):
+        found = activations.feature_maps(build_model(name, rng=np.random.default_rng(0)), x)
+        assert [stage for stage, _, _ in found] == stages
+        assert [signed for _, _, signed in found] == [stage.startswith("conv") for stage in stages]
+        assert found[0][1].shape == (2, 64, 24, 24) and found[-1][1].shape[:2] == (2, 64)
+    assert activations.recurrent_states(build_model("cnn", rng=np.random.default_rng(0)), x) is None
+
+
+def test_fixed_examples_are_the_first_of_each_class():
+    labels = np.array([3, 0, 3, 8, 1, 0, 8])
+    assert activations.fixed_examples(labels).tolist() == [1, 4, 0, 3]
+    assert activations.fixed_examples(np.array([5, 3])).tolist() == [1]  # classes absent are left out
+
+
+def test_figures_are_reproducible_pngs():
+    W = np.random.default_rng(0).standard_normal((64, 3, 5, 5))
+    first, second = figures.png_bytes(figures.filters(W)), figures.png_bytes(figures.filters(W))
+    assert first[:8] == b"\x89PNG\r\n\x1a\n" and first == second
+    assert page.png_size(first) == (450, 450)  # 5 x 5 inches at 90 dpi
+
+
+def test_table1_index_links_every_run_and_changes_no_byte_when_rerun(tmp_path):
+    from scratchnet.reproduce import summarise  # the rows reproduce passes
+
+    runs = tmp_path / "results" / "runs"
+    for name in ("cnn-seed0", "cnn-seed1", "cnn_lstm-seed0", "gru-seed0"):  # the committed runs of three rows
+        shutil.copytree(os.path.join(REPO, "results", "runs", name), runs / name)
+    summaries = {}
+    for folder in sorted(runs.iterdir()):
+        summary = json.loads((folder / "summary.json").read_text())
+        summaries.setdefault(summary["model"], []).append(summary)
+    rows = summarise(summaries)
+    index = write_index(tmp_path / "results", rows, runs)
+    text = index.read_text()
+    assert sections(text) == ["table1", "curves", "runs"]
+    assert_self_contained(text)
+    for folder in runs.iterdir():
+        assert f'href="runs/{folder.name}/report.html"' in text
+        report = (folder / "report.html").read_text()
+        assert "this folder does not hold" in report and sections(report) == ["run", "curves", "steps", "inside"]
+    for row in rows.values():
+        assert f"<td>{row['label']}</td><td class=number>{row['paper']:.0%}</td>" in text
+    written = {path: path.read_bytes() for path in tmp_path.rglob("*.html")}
+    write_index(tmp_path / "results", rows, runs)
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*.html")} == written
