@@ -18,10 +18,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from scratchnet import activations, figures, page
-from scratchnet.datasets import CLASSES, center_crop, data_root, load_cifar10
-from scratchnet.evaluate import evaluate_model, load_model, preprocess_eval
+from scratchnet.cifar10 import CLASSES, data_root, load_cifar10
+from scratchnet import evaluation
+from scratchnet.evaluation import evaluate, load_model
+from scratchnet.transforms import center_crop, preprocess_eval
 from scratchnet.files import write_text
-from scratchnet.layers import softmax
 from scratchnet.plots import confusion_matrix
 from scratchnet.runfolder import CHECKPOINT, REPORT, STALE_S, read_predictions, read_run
 
@@ -141,8 +142,7 @@ def _model_sections(model, images, labels, predictions):
     if not len(wrong):
         yield "mistakes", page.missing("The network got every test image right: there is no mistake to show.")
         return
-    probabilities = np.concatenate([softmax(model.forward(preprocess_eval(images[wrong[k:k + 500]], model.dtype)))
-                                    for k in range(0, len(wrong), 500)])
+    probabilities = evaluation.probabilities(model, images[wrong])
     said = probabilities.argmax(axis=1)
     # a near-tie that a recomputation (other threads, other rounding) answers correctly is no mistake
     confidence = np.where(said != labels[wrong], probabilities.max(axis=1), -1.0)
@@ -185,7 +185,7 @@ def write_report(run_folder, *, model=None, test_images=None, test_labels=None, 
         if predictions is None:
             predictions = read_predictions(run.folder, len(test_labels))
         if predictions is None:
-            predictions = evaluate_model(model, test_images, test_labels)["predictions"]
+            predictions = evaluate(model, test_images, test_labels)["predictions"]
         with threadpool_limits(1):  # as in training: a second BLAS thread slowed small products on busy cores
             sections.update(_model_sections(model, test_images, np.asarray(test_labels), np.asarray(predictions)))
     else:

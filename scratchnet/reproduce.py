@@ -21,6 +21,7 @@ from scratchnet.download import ensure_cifar10
 from scratchnet.machine import commit, machine_facts
 from scratchnet.parallel import check_threads, usable_cores
 from scratchnet.recipe import SMALL, default_threads
+from scratchnet.reporting import write_index
 from scratchnet.runs import RunFolder, train
 from scratchnet.table1 import (
     DEFAULT_EPOCHS, DEFAULT_RUNS, DEFAULT_SEEDS, PAPER, run_config, run_folder, summarise, unfinished, write_results,
@@ -124,11 +125,14 @@ def main(argv=None):
     if not summaries:
         return cli.fail(f"no finished run in {runs}; run the command without --report-only to train them")
     command = "python -m scratchnet.reproduce " + shlex.join(argv if argv is not None else sys.argv[1:])
+    rows = summarise(summaries)
     try:
-        write_results(summarise(summaries), out, command.strip())
+        write_results(rows, out, command.strip())
+        index = write_index(out, rows, runs)
     except OSError as error:
         return cli.fail(f"cannot write the table into {out} ({error}); choose another --out")
     print((out / "table1.md").read_text())
+    print(f"wrote {index}")
     return 0
 
 

@@ -7,6 +7,8 @@
     summary.json      written once the last epoch is done: the final accuracies and the facts
     predictions.npy   the test images' predicted classes (uint8), for paired comparisons
     curves.png        loss and accuracy per epoch
+    report.html       a page of the run to open in a browser (``scratchnet.reporting``): its facts
+                      and curves after every epoch, what the network learned at the end
 
 Every file goes through ``scratchnet.files``: written whole or not at all.
 """
@@ -23,6 +25,7 @@ import numpy as np
 from scratchnet import checkpoint, files
 from scratchnet.plots import plot_history
 from scratchnet.recipe import Config
+from scratchnet.reporting import write_report
 from scratchnet.trainer import Interrupted
 from scratchnet.transforms import CROP
 
@@ -175,13 +178,20 @@ def train(trainer, folder, on_step=None, on_epoch_end=None, stop_after_steps=Non
             trainer.run_epoch(on_step=on_step, stop_after_steps=stop_after_steps)
         except Interrupted:
             folder.save(trainer)
+            if trainer.history:  # the page shows how far the run got, and the resume command
+                write_report(folder.path, full=False)
             raise
         row = trainer.finish_epoch(test=test_every_epoch)
         folder.save(trainer)
+        write_report(folder.path, full=False)  # facts and curves: a page open in a browser moves
         if on_epoch_end is not None:
             on_epoch_end(trainer, row)
-    test = trainer.evaluate(trainer.data.x_test, trainer.data.y_test)
-    return folder.finish(trainer, test, facts or {})
+    data = trainer.data
+    test = trainer.evaluate(data.x_test, data.y_test)
+    summary = folder.finish(trainer, test, facts or {})
+    write_report(folder.path, model=trainer.model, test_images=data.x_test, test_labels=data.y_test,
+                 predictions=test["predictions"])
+    return summary
 
 
 def _pid_in(path):

@@ -41,3 +41,14 @@ def assert_same(loaded, expected):
         np.testing.assert_array_equal(got, want)
     assert [a.dtype for a in loaded] == [np.uint8, np.int64, np.uint8, np.int64]
 
+
+def train_tiny(config, folder, cifar_root, stop_after_steps=None):
+    """Train ``config`` into ``folder`` through the library, as the train command does; the trainer."""
+    from scratchnet.cifar10 import load_cifar10
+    from scratchnet.runs import RunFolder, train
+    from scratchnet.trainer import Trainer, split_data
+
+    trainer = Trainer(config, split_data(config, *load_cifar10(cifar_root)))
+    train(trainer, RunFolder(folder), stop_after_steps=stop_after_steps)
+    return trainer
+

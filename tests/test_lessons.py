@@ -1,6 +1,5 @@
 """Every lesson runs top to bottom in a fresh kernel, so none can go stale."""
 
-import os
 from pathlib import Path
 
 import nbformat

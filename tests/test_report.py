@@ -4,16 +4,17 @@ import json
 
 import numpy as np
 import pytest
+from fakes import train_tiny
 
 from scratchnet import checkpoint, report
-from scratchnet.train import Config, Trainer
+from scratchnet.recipe import Config
 
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory, cifar_root):
     folder = tmp_path_factory.mktemp("run")
     config = Config(model="gru", epochs=1, batch_size=32, train_size=32, val_size=0, test_size=50, warmup_steps=0)
-    Trainer(config, folder, data_dir=cifar_root, download=False, progress=False).train()
+    train_tiny(config, folder, cifar_root)
     return folder
 
 

@@ -15,11 +15,12 @@ import time
 
 import numpy as np
 import pytest
+from fakes import train_tiny
 from PIL import Image
 
 from scratchnet.reporting import write_index, write_report
 from scratchnet.runfolder import STALE_S
-from scratchnet.train import Config, Trainer
+from scratchnet.recipe import Config
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,7 +71,7 @@ def run_folder(tmp_path_factory, cifar_root):
     folder = tmp_path_factory.mktemp("run")
     config = Config(model="cnn_lstm", epochs=1, batch_size=32, train_size=32, val_size=32, test_size=100,
                     warmup_steps=0)
-    Trainer(config, folder, data_dir=cifar_root, download=False, progress=False).train()
+    train_tiny(config, folder, cifar_root)
     return folder
 
 
@@ -90,7 +91,7 @@ def test_table1_page_in_a_browser(browser, tmp_path):
         shutil.copytree(os.path.join(REPO, "results", "runs", name), runs / name)
         summary = json.loads((runs / name / "summary.json").read_text())
         summaries[summary["model"]] = [summary]
-    from scratchnet.reproduce import summarise  # the rows reproduce passes
+    from scratchnet.table1 import summarise  # the rows reproduce passes
 
     index = write_index(tmp_path / "results", summarise(summaries), runs)
     dom = chromium(browser, tmp_path, index, "--dump-dom")

@@ -10,14 +10,16 @@ import time
 
 import numpy as np
 import pytest
+from fakes import train_tiny
 
 from scratchnet import activations, checkpoint, figures, page
-from scratchnet.evaluate import evaluate_model
+from scratchnet.evaluation import evaluate
 from scratchnet.layers import GRU, LSTM
 from scratchnet.models import build_model
 from scratchnet.reporting import write_index, write_report
 from scratchnet.runfolder import STALE_S, read_run
-from scratchnet.train import Config, Interrupted, Trainer
+from scratchnet.recipe import Config
+from scratchnet.trainer import Interrupted
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_SECTIONS = ("filters", "feature-maps", "recurrent", "confusion", "mistakes")
@@ -30,9 +32,7 @@ def tiny_config(**changes):
 
 
 def train(folder, cifar_root, stop_after_steps=None, **changes):
-    trainer = Trainer(tiny_config(**changes), folder, data_dir=cifar_root, download=False, progress=False)
-    trainer.train(stop_after_steps=stop_after_steps)
-    return trainer
+    return train_tiny(tiny_config(**changes), folder, cifar_root, stop_after_steps)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +72,8 @@ def test_facts_and_curves_page_says_what_is_missing(tiny):
 
 def test_full_report_shows_what_the_network_learned(tiny):
     folder, trainer = tiny
-    predictions = evaluate_model(trainer.model, trainer.x_test, trainer.y_test)["predictions"]
-    path = write_report(folder, model=trainer.model, test_images=trainer.x_test, test_labels=trainer.y_test,
+    predictions = evaluate(trainer.model, trainer.data.x_test, trainer.data.y_test)["predictions"]
+    path = write_report(folder, model=trainer.model, test_images=trainer.data.x_test, test_labels=trainer.data.y_test,
                         predictions=predictions)
     text = path.read_text()
     assert sections(text) == ["run", "curves", "steps", *MODEL_SECTIONS]
@@ -84,7 +84,7 @@ def test_full_report_shows_what_the_network_learned(tiny):
     assert text.count("<figcaption>") == 8
     assert "true classes of 100 test images" in text
     # written again from the same arrays: the same bytes
-    assert write_report(folder, model=trainer.model, test_images=trainer.x_test, test_labels=trainer.y_test,
+    assert write_report(folder, model=trainer.model, test_images=trainer.data.x_test, test_labels=trainer.data.y_test,
                         predictions=predictions).read_text() == text
 
 
@@ -93,8 +93,8 @@ def test_full_report_rebuilds_the_model_and_test_set_from_the_run(tiny, cifar_ro
     # from the checkpoint and the data folder alone: the same model, the run's 100 test images and the
     # same predictions (computed, as this run saved none), so the same page as from the trainer's arrays
     folder, trainer = tiny
-    predictions = evaluate_model(trainer.model, trainer.x_test, trainer.y_test)["predictions"]
-    expected = write_report(folder, model=trainer.model, test_images=trainer.x_test, test_labels=trainer.y_test,
+    predictions = evaluate(trainer.model, trainer.data.x_test, trainer.data.y_test)["predictions"]
+    expected = write_report(folder, model=trainer.model, test_images=trainer.data.x_test, test_labels=trainer.data.y_test,
                             predictions=predictions).read_text()
     assert write_report(folder, data_dir=cifar_root).read_text() == expected
 
@@ -214,7 +214,7 @@ def test_figures_are_reproducible_pngs():
 
 
 def test_table1_index_links_every_run_and_changes_no_byte_when_rerun(tmp_path):
-    from scratchnet.reproduce import summarise  # the rows reproduce passes
+    from scratchnet.table1 import summarise  # the rows reproduce passes
 
     runs = tmp_path / "results" / "runs"
     for name in ("cnn-seed0", "cnn-seed1", "cnn_lstm-seed0", "gru-seed0"):  # the committed runs of three rows
