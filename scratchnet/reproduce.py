@@ -5,7 +5,8 @@ Running the command again skips finished runs and resumes unfinished ones from t
 checkpoint, so the table can be built across several sittings. A finished run's
 ``summary.json`` and ``metrics.csv`` are a few kB and meant to be committed (checkpoints
 are not), so that sittings on other machines, or in a fresh clone, skip the runs already
-done. What the table is, and how it is made: ``scratchnet.table1``.
+done. What the table is, and how it is made: ``scratchnet.table1``. ``--study`` runs, through
+the same loop, the study of why the CNN-LSTM loses to the CNN (``scratchnet.study``).
 """
 
 import argparse

@@ -10,7 +10,7 @@ from scratchnet import files
 from scratchnet.study import BASELINE, CLOSE, EXTRA_SEEDS, MOST_EXTRA, SIGNIFICANCE, cnn_for
 from scratchnet.table1 import NOT_RECORDED, PAPER
 
-RULE = (f"Seed 0 of every run first. A variant whose seed-0 gap to the CNN at its budget is under "
+RULE = (f"seed 0 of every run first. A variant whose seed-0 gap to the CNN at its budget is under "
         f"{100 * CLOSE:g} point, or whose McNemar p-value against it is {SIGNIFICANCE} or more, is close; "
         f"the {MOST_EXTRA} closest get seeds {' and '.join(map(str, EXTRA_SEEDS))}, and so does the CNN they "
         "are compared with.")
@@ -90,6 +90,8 @@ def chart(rows, path):
         row = rows[name]
         if row["mean"] is not None:
             ax.errorbar(100 * row["mean"], y, xerr=100 * (row["std"] or 0), fmt="o", color="black", capsize=4)
+            ax.annotate(f"{row['mean']:.1%}", (100 * row["mean"], y), xytext=(0, 7),
+                        textcoords="offset points", ha="center", fontsize="small")
     for name, style, color in ((BASELINE, "--", "tab:orange"), (cnn_for(BASELINE), "-", "tab:blue")):
         if rows.get(name, {}).get("mean") is not None:
             ax.axvline(100 * rows[name]["mean"], linestyle=style, color=color, label=f"{name} (baseline)")
