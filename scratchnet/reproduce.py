@@ -70,9 +70,10 @@ def main(argv=None):
     parser.add_argument("--study", action="store_true",
                         help="run the study of why the CNN-LSTM loses to the CNN (scratchnet.study) instead "
                              f"of Table 1; writes {study.DEFAULT_OUT}/")
-    parser.add_argument("--variants", nargs="+", choices=list(study.PLAN),
-                        help="with --study: the study's runs (default: all; a variant is compared only with "
-                             "the baselines named too)")
+    parser.add_argument("--variants", nargs="+", choices=list(study.PLAN), metavar="NAME",
+                        help=f"with --study: the study's runs, of {', '.join(study.PLAN)} (default: all; a "
+                             "variant is compared only with the baselines named too). With --study, --seeds "
+                             "replaces the rule that adds seeds, and --epochs is the baselines' budget")
     parser.add_argument("--out", help="folder for table1.md/.json/.png and curves.png (default: results; "
                                       f"with --study {study.DEFAULT_OUT}, or runs/study-small with --small)")
     parser.add_argument("--runs", help=f"folder for each run's checkpoint and metrics (default: {DEFAULT_RUNS}, or "
@@ -94,9 +95,11 @@ def main(argv=None):
         names = args.variants or list(study.PLAN)
     try:
         if args.study:  # the test labels are read only once seed 0 of every run is finished
-            plan = study.plan(names, runs, args.seeds, labels=lambda: read_test_labels(args.data_dir))
+            plan = study.plan(names, runs, args.seeds,
+                              labels=lambda: read_test_labels(args.data_dir, not args.report_only))
         elif args.variants:
-            raise ValueError("--variants chooses runs of the study; add --study, or choose rows with --models")
+            raise ValueError("--variants chooses runs of the study: add --study, or choose Table 1's rows "
+                             "with --models")
         if any(seed < 0 for _, seed in plan):
             raise ValueError(f"--seeds must be whole numbers >= 0, got {' '.join(map(str, args.seeds))}")
         for folder, option in ((runs, "--runs"), (out, "--out")):
@@ -151,15 +154,15 @@ def main(argv=None):
     return 0
 
 
-def read_test_labels(data_dir):
+def read_test_labels(data_dir, download=True):
     """The 10,000 test labels, for the study's paired tests."""
-    return load_cifar10(ensure_cifar10(data_root(data_dir)))[3]
+    return load_cifar10(ensure_cifar10(data_root(data_dir), download=download))[3]
 
 
 def write_study(args, names, plan, runs, out, epochs, command, argv):
     """Go on with the runs the rule adds once seed 0 of every run is done; then write the study's files."""
     try:
-        labels = read_test_labels(args.data_dir)
+        labels = read_test_labels(args.data_dir, not args.report_only)
     except (OSError, ValueError) as error:
         return cli.fail(f"the study's paired tests need the test labels: {error}")
     try:

@@ -230,7 +230,7 @@ def test_report_only_with_no_finished_run_says_so(tmp_path, capsys):
     assert reproduce.main(argv) == 2
     assert "no finished run in" in capsys.readouterr().err
     assert reproduce.main(["--variants", "cnn"]) == 2
-    assert "--variants chooses runs of the study; add --study" in capsys.readouterr().err
+    assert "--variants chooses runs of the study: add --study" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -285,3 +285,21 @@ def test_evaluate_and_predict_work_on_a_variant(tmp_path, cifar_root, capsys):
     Image.fromarray(picture).save(tmp_path / "a.png")
     assert predict.main([str(run), str(tmp_path / "a.png")]) == 0
     assert capsys.readouterr().out.count("%") == 3
+
+
+def test_report_only_writes_the_study_from_finished_runs_and_names_the_rest(tmp_path, cifar_root, capsys):
+    from scratchnet.cifar10 import load_cifar10
+
+    labels = load_cifar10(cifar_root)[3][:N]
+    for name, right in (("cnn", 800), ("head_dense", 797)):
+        answers = np.where(np.arange(N) < right, labels, (labels + 1) % 10).astype(np.uint8)
+        write_run(tmp_path / "runs", name, 0, (fake(first(right))[0], answers))  # right on the first ones
+    argv = ["--study", "--report-only", "--variants", "cnn", "head_dense", "--runs", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "study"), "--data-dir", str(cifar_root)]
+    assert reproduce.main(argv) == 0
+    assert "[run 3/6] head_dense seed 1: not finished" in capsys.readouterr().out  # the rule's seeds
+    rows = json.loads((tmp_path / "study" / "study.json").read_text())["rows"]
+    assert rows["head_dense"]["vs_cnn"]["b"] == 0 and rows["head_dense"]["vs_cnn"]["c"] == 3
+    assert rows["head_dense"]["planned_seeds"] == [0, 1, 2] and rows["head_dense"]["seeds"] == [0]
+    assert "Not finished: cnn seed 1, cnn seed 2, head_dense seed 1, head_dense seed 2." in \
+        (tmp_path / "study" / "study.md").read_text()
