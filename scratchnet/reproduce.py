@@ -5,7 +5,8 @@ Running the command again skips finished runs and resumes unfinished ones from t
 checkpoint, so the table can be built across several sittings. A finished run's
 ``summary.json`` and ``metrics.csv`` are a few kB and meant to be committed (checkpoints
 are not), so that sittings on other machines, or in a fresh clone, skip the runs already
-done. What the table is, and how it is made: ``scratchnet.table1``.
+done. What the table is, and how it is made: ``scratchnet.table1``. ``--study`` runs, through
+the same loop, the study of why the CNN-LSTM loses to the CNN (``scratchnet.study``).
 """
 
 import argparse
@@ -15,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from scratchnet import cli
+from scratchnet import cli, study, study_report
 from scratchnet.cifar10 import data_root, load_cifar10, provenance
 from scratchnet.download import ensure_cifar10
 from scratchnet.machine import commit, machine_facts
@@ -67,7 +68,15 @@ def main(argv=None):
                         help=f"epochs for every row (default {DEFAULT_EPOCHS}, 1 with --small)")
     parser.add_argument("--small", action="store_true",
                         help=f"a quick version: {SMALL['train_size']:,} training and {SMALL['test_size']:,} test images")
-    parser.add_argument("--out", default="results", help="folder for table1.md/.json/.png and curves.png")
+    parser.add_argument("--study", action="store_true",
+                        help="run the study of why the CNN-LSTM loses to the CNN (scratchnet.study) instead "
+                             f"of Table 1; writes {study.DEFAULT_OUT}/")
+    parser.add_argument("--variants", nargs="+", choices=list(study.PLAN), metavar="NAME",
+                        help=f"with --study: the study's runs, of {', '.join(study.PLAN)} (default: all; a "
+                             "variant is compared only with the baselines named too). With --study, --seeds "
+                             "replaces the rule that adds seeds, and --epochs is the baselines' budget")
+    parser.add_argument("--out", help="folder for table1.md/.json/.png and curves.png (default: results; "
+                                      f"with --study {study.DEFAULT_OUT}, or runs/study-small with --small)")
     parser.add_argument("--runs", help=f"folder for each run's checkpoint and metrics (default: {DEFAULT_RUNS}, or "
                                        "runs/table1-small with --small)")
     parser.add_argument("--report-only", action="store_true",
@@ -79,9 +88,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     epochs = args.epochs or (1 if args.small else DEFAULT_EPOCHS)
     runs = Path(args.runs or ("runs/table1-small" if args.small else DEFAULT_RUNS))
-    out = Path(args.out)
+    out = Path(args.out or "results")
     plan = [(model, seed) for model in args.models for seed in (args.seeds or DEFAULT_SEEDS[model])]
+    if args.study:
+        out = Path(args.out or ("runs/study-small" if args.small else study.DEFAULT_OUT))
+        runs = Path(args.runs or out / "runs")
+        names = args.variants or list(study.PLAN)
     try:
+        if args.study:  # the test labels are read only once seed 0 of every run is finished
+            plan = study.plan(names, runs, args.seeds,
+                              labels=lambda: read_test_labels(args.data_dir, not args.report_only))
+        elif args.variants:
+            raise ValueError("--variants chooses runs of the study: add --study, or choose Table 1's rows "
+                             "with --models")
         if any(seed < 0 for _, seed in plan):
             raise ValueError(f"--seeds must be whole numbers >= 0, got {' '.join(map(str, args.seeds))}")
         for folder, option in ((runs, "--runs"), (out, "--out")):
@@ -108,10 +127,11 @@ def main(argv=None):
         if args.report_only:
             print(f"{label}: not finished, left out of the table", flush=True)
             continue
+        config = (study.run_config if args.study else run_config)(model, seed, epochs, args.small)
         try:
-            summary = train_one(run_config(model, seed, epochs, args.small), folder, cifar, label,
-                                runs_after=len(unfinished(plan[k + 1:], runs)),
-                                threads=args.threads or default_threads(model, usable_cores()), facts=facts)
+            summary = train_one(config, folder, cifar, label, runs_after=len(unfinished(plan[k + 1:], runs)),
+                                threads=args.threads or default_threads(config.model, usable_cores()),
+                                facts=facts)
         except Interrupted as stop:
             print(f"{label}: {stop}; saved. Run the same command again to go on.", file=sys.stderr)
             return 130
@@ -125,6 +145,8 @@ def main(argv=None):
     if not summaries:
         return cli.fail(f"no finished run in {runs}; run the command without --report-only to train them")
     command = "python -m scratchnet.reproduce " + shlex.join(argv if argv is not None else sys.argv[1:])
+    if args.study:
+        return write_study(args, names, plan, runs, out, epochs, command.strip(), argv)
     rows = summarise(summaries)
     try:
         write_results(rows, out, command.strip())
@@ -133,6 +155,29 @@ def main(argv=None):
         return cli.fail(f"cannot write the table into {out} ({error}); choose another --out")
     print((out / "table1.md").read_text())
     print(f"wrote {index}")
+    return 0
+
+
+def read_test_labels(data_dir, download=True):
+    """The 10,000 test labels, for the study's paired tests."""
+    return load_cifar10(ensure_cifar10(data_root(data_dir), download=download))[3]
+
+
+def write_study(args, names, plan, runs, out, epochs, command, argv):
+    """Go on with the runs the rule adds once seed 0 of every run is done; then write the study's files."""
+    try:
+        labels = read_test_labels(args.data_dir, not args.report_only)
+    except (OSError, ValueError) as error:
+        return cli.fail(f"the study's paired tests need the test labels: {error}")
+    try:
+        if not args.report_only and study.plan(names, runs, args.seeds, lambda: labels) != plan:
+            print("seed 0 of every run is finished: training the seeds the rule adds", flush=True)
+            return main(argv)
+        rows = study.summarise(plan, study.finished(runs, plan), labels, epochs, args.small)
+        study_report.write_results(rows, study.conclusion(rows), out, command)
+    except (OSError, ValueError) as error:
+        return cli.fail(f"cannot write the study into {out} ({error})")
+    print((out / "study.md").read_text())
     return 0
 
 
