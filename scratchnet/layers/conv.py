@@ -128,23 +128,28 @@ class Conv2D(Layer):
         forward = 2 * N * oh * ow * self.params["W"].size
         return forward, 2 * forward, forward
 
-    def _padded_input(self, x, multiple=1):
-        """Check x; return it zero-padded and channels-last, ``(top, left)`` and ``(oh, ow)``.
-
-        Each window row of the padded input is one contiguous run. ``multiple``: extra zero rows
-        and columns at the bottom and right, so that the output would round up to a multiple of it.
-        """
-        F, C, kh, kw = self.params["W"].shape
+    def _geometry(self, x):
+        """Check x; return the output's ``(oh, ow)`` and the padding ``(top, bottom, left, right)``."""
+        _, C, kh, kw = self.params["W"].shape
         wanted = f"(N, {C}, H, W)"
         check_input(x, self.where, wanted, ndim=4, dtype=self.dtype)
         if x.shape[1] != C:
             raise ValueError(f"{self.where}: got an array of shape {x.shape}, wanted {wanted} "
                              f"({C} input channels)")
         check_finite(x, self.where)
-        N, _, H, W = x.shape
         where = f"{self.where} on input of shape {x.shape}"
-        oh, top, bottom = resolve_padding(H, kh, self.sh, self.padding, where)
-        ow, left, right = resolve_padding(W, kw, self.sw, self.padding, where)
+        oh, top, bottom = resolve_padding(x.shape[2], kh, self.sh, self.padding, where)
+        ow, left, right = resolve_padding(x.shape[3], kw, self.sw, self.padding, where)
+        return (oh, ow), (top, bottom, left, right)
+
+    def _padded_input(self, x, multiple=1):
+        """Check x; return it zero-padded and channels-last, ``(top, left)`` and ``(oh, ow)``.
+
+        Each window row of the padded input is one contiguous run. ``multiple``: extra zero rows
+        and columns at the bottom and right, so that the output would round up to a multiple of it.
+        """
+        (oh, ow), (top, bottom, left, right) = self._geometry(x)
+        N, C, H, W = x.shape
         bottom, right = bottom + (-oh) % multiple, right + (-ow) % multiple
         xp = np.zeros((N, top + H + bottom, left + W + right, C), dtype=x.dtype)
         xp[:, top:top + H, left:left + W, :] = x.transpose(0, 2, 3, 1)

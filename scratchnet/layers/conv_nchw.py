@@ -34,9 +34,7 @@ Document Processing" (2006), the unrolling that Caffe's im2col follows.
 import numpy as np
 
 from scratchnet.kernels.im2col_nchw import col2im_nchw, im2col_nchw
-from scratchnet.layers.base import check_finite, check_input
 from scratchnet.layers.conv import Conv2D
-from scratchnet.layers.padding import resolve_padding
 
 
 class Conv2DNCHW(Conv2D):
@@ -68,17 +66,8 @@ class Conv2DNCHW(Conv2D):
 
     def _padded_nchw(self, x):
         """Check x; return it zero-padded, still channels-first, and ``(top, left)``."""
-        _, C, kh, kw = self.params["W"].shape
-        wanted = f"(N, {C}, H, W)"
-        check_input(x, self.where, wanted, ndim=4, dtype=self.dtype)
-        if x.shape[1] != C:
-            raise ValueError(f"{self.where}: got an array of shape {x.shape}, wanted {wanted} "
-                             f"({C} input channels)")
-        check_finite(x, self.where)
-        N, _, H, W = x.shape
-        where = f"{self.where} on input of shape {x.shape}"
-        _, top, bottom = resolve_padding(H, kh, self.sh, self.padding, where)
-        _, left, right = resolve_padding(W, kw, self.sw, self.padding, where)
+        _, (top, bottom, left, right) = self._geometry(x)
+        N, C, H, W = x.shape
         xp = np.zeros((N, C, top + H + bottom, left + W + right), dtype=x.dtype)
         xp[:, :, top:top + H, left:left + W] = x
         return xp, (top, left)
