@@ -48,10 +48,13 @@ class Conv2DNCHW(Conv2D):
         out += self.params["b"][:, None]
         oh = (xp.shape[2] - self.kh) // self.sh + 1
         self.cache = (x.shape, xp.shape, corner, cols)
-        return out.reshape(len(x), F, oh, -1)
+        out = out.reshape(len(x), F, oh, -1)
+        self.out_shape = out.shape
+        return out
 
     def backward(self, dout, input_grad=True):
         """Fills ``grads`` and returns dx (N, C, H, W), or None with ``input_grad=False``."""
+        self.check_dout(dout)
         (N, C, H, W), xp_shape, (top, left), cols = self.cache
         F = self.params["W"].shape[0]
         dout = dout.reshape(N, F, -1)                                    # (N, F, oh*ow), no copy
