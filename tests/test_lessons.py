@@ -11,7 +11,6 @@ what is wrong without giving the right value away.
 
 import functools
 import json
-import os
 import re
 from pathlib import Path
 
@@ -76,15 +75,12 @@ def run(path, data_root):
         wrong += [nbformat.v4.new_code_cell(call),
                   nbformat.v4.new_code_cell(f"print(__import__('json').dumps({values}))")]
     ran = nbformat.v4.new_notebook(cells=notebook.cells + solutions + wrong, metadata=notebook.metadata)
-    env = {"SCRATCHNET_FAST": "1", "SCRATCHNET_DATA": str(data_root), "MPLBACKEND": "Agg"}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)  # the kernel inherits them
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # the kernel inherits the environment
+        patch.setenv("SCRATCHNET_FAST", "1")  # shrink training runs to test size
+        patch.setenv("SCRATCHNET_DATA", str(data_root))
+        patch.setenv("MPLBACKEND", "Agg")
         NotebookClient(ran, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(LESSONS)}}).execute()
-    finally:
-        for name, value in saved.items():
-            os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
     lesson_end, solutions_end = len(notebook.cells), len(notebook.cells) + len(solutions)
     return ran.cells[:lesson_end], ran.cells[lesson_end:solutions_end], ran.cells[solutions_end:]
 
