@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -56,16 +55,18 @@ def assert_self_contained(text):
     assert not re.search(r"<script[^>]*\bsrc=", text) and "<link" not in text
 
 
-def test_facts_and_curves_page_says_what_is_missing(tiny):
+def test_facts_and_curves_page_says_what_is_missing(tiny, tmp_path):
     folder, _ = tiny
-    started = time.perf_counter()
     text = write_report(folder, full=False).read_text()
-    print(f"facts and curves: {time.perf_counter() - started:.2f} s")
     assert sections(text) == ["run", "curves", "steps", "inside"]
     for field in Config.__dataclass_fields__:  # every option of the run is on the page
         assert f"--{field.replace('_', '-')}" in text
     assert "validation" in text and "on 32 images" in text and "on 100 images" in text
-    assert "wrote no steps.csv" in text and f"python -m scratchnet.report {folder}" in text
+    assert f"python -m scratchnet.report {folder}" in text and "wrote no steps.csv" not in text
+    older = tmp_path / "older"  # a run from before steps.csv was written
+    shutil.copytree(folder, older)
+    (older / "steps.csv").unlink()
+    assert "wrote no steps.csv" in write_report(older, full=False).read_text()
     assert 'http-equiv="refresh"' not in text  # finished: no reloading
     assert_self_contained(text)
 
@@ -79,9 +80,9 @@ def test_full_report_shows_what_the_network_learned(tiny):
     assert sections(text) == ["run", "curves", "steps", *MODEL_SECTIONS]
     assert path.stat().st_size < 3e6
     assert_self_contained(text)
-    # 1 curves + filters + 3 feature-map stages (conv1, norm1, conv2) + gates + confusion + mistakes
-    assert text.count("data:image/png;base64,") == 8
-    assert text.count("<figcaption>") == 8
+    # curves + steps + filters + 3 feature-map stages (conv1, norm1, conv2) + gates + confusion + mistakes
+    assert text.count("data:image/png;base64,") == 9
+    assert text.count("<figcaption>") == 9
     assert "true classes of 100 test images" in text
     # written again from the same arrays: the same bytes
     assert write_report(folder, model=trainer.model, test_images=trainer.data.x_test, test_labels=trainer.data.y_test,

@@ -47,8 +47,9 @@ class Conv2DNCHW(Conv2D):
         out = np.matmul(self.params["W"].reshape(F, -1), cols)          # (N, F, oh*ow): one product per image
         out += self.params["b"][:, None]
         oh = (xp.shape[2] - self.kh) // self.sh + 1
+        ow = (xp.shape[3] - self.kw) // self.sw + 1
         self.cache = (x.shape, xp.shape, corner, cols)
-        out = out.reshape(len(x), F, oh, -1)
+        out = out.reshape(len(x), F, oh, ow)
         self.out_shape = out.shape
         return out
 
@@ -57,7 +58,7 @@ class Conv2DNCHW(Conv2D):
         self.check_dout(dout)
         (N, C, H, W), xp_shape, (top, left), cols = self.cache
         F = self.params["W"].shape[0]
-        dout = dout.reshape(N, F, -1)                                    # (N, F, oh*ow), no copy
+        dout = dout.reshape(N, F, cols.shape[2])                         # (N, F, oh*ow), no copy
         dW = np.matmul(dout, cols.transpose(0, 2, 1)).sum(axis=0)    # one (F, C*kh*kw) product per image
         self.grads["W"][...] = dW.reshape(F, C, self.kh, self.kw)
         self.grads["b"][...] = dout.sum(axis=(0, 2))

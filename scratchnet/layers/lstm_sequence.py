@@ -80,6 +80,6 @@ def lstm_sequence_backward(dout, return_sequences, W, cache):
         gate_gradients(dh, dc, gates[t], c[t], tanh_c[t], da[t])   # da_t; dc becomes dc_{t-1}
         dh = da[t] @ W_h                             # dh_{t-1}
     da = da.reshape(T * N, 4 * H)
-    dW = (hx[:T].reshape(T * N, -1).T @ da).T        # one product for all steps
-    dx = (da @ W[:, H:]).reshape(T, N, -1)
+    dW = (hx[:T].reshape(T * N, hx.shape[-1]).T @ da).T        # one product for all steps
+    dx = (da @ W[:, H:]).reshape(T, N, W.shape[1] - H)
     return np.ascontiguousarray(dx.transpose(1, 0, 2)), dW, da.sum(axis=0)
