@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fakes import make_fake
+
 from scratchnet import bench, checkpoint, evaluate, files, predict, reproduce, train
 from scratchnet.cifar10 import FOLDER
 
@@ -146,7 +146,7 @@ def bomb_png(place):
 def float_tiff(place):
     from PIL import Image
 
-    Image.fromarray(np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64), mode="F").save(place / "f.tif")
+    Image.fromarray(np.linspace(0, 1, 4096, dtype=np.float32).reshape(64, 64), mode="F").save(place / "f.tif")
 
 
 def disk_full(after_name=None):
@@ -180,132 +180,139 @@ def empty_summary(place):
 
 DATA = ["--data-dir", "data"]
 TRAIN = [*TINY, *DATA]
+NEW = [*TRAIN, "--out", "new"]  # a new run, good but for the option added
 CKPT = "run/checkpoint.npz"
 REPORT = ["--models", "cnn", "--seeds", "0", "--small", "--runs", "table", "--out", "results", *DATA]
 
-# (command, argv, words the message must hold, set-up of the folder or None, atomic_write stand-in or None)
-CATALOGUE = {
+
+def case(name, command, argv, words, setup=None, writes=None):
+    """One bad input: the message must hold ``words``; ``setup(place)`` makes the input,
+    ``writes`` stands in for ``files.atomic_write`` (a read-only folder, a full disk)."""
+    return pytest.param(command, argv, words, setup, writes, id=name)
+
+
+CATALOGUE = [
     # train: options
-    "train --clip nan": (train, [*TRAIN, "--clip", "nan", "--out", "new"], ["--clip"], None, None),
-    "train --weight-decay nan": (train, [*TRAIN, "--weight-decay", "nan", "--out", "new"], ["--weight-decay"], None,
-                                 None),
-    "train --weight-decay inf": (train, [*TRAIN, "--weight-decay", "inf", "--out", "new"], ["--weight-decay"], None,
-                                 None),
-    "train --lr nan": (train, [*TRAIN, "--lr", "nan", "--out", "new"], ["--lr"], None, None),
-    "train --momentum nan": (train, [*TRAIN, "--momentum", "nan", "--out", "new"], ["--momentum"], None, None),
-    "train --seed -1": (train, [*TRAIN, "--seed", "-1", "--out", "new"], ["--seed", ">= 0"], None, None),
-    "train --threads 0": (train, [*TRAIN, "--threads", "0", "--out", "new"], ["--threads"], None, None),
+    case("train --clip nan", train, [*NEW, "--clip", "nan"], ["--clip"]),
+    case("train --weight-decay nan", train, [*NEW, "--weight-decay", "nan"], ["--weight-decay"]),
+    case("train --weight-decay inf", train, [*NEW, "--weight-decay", "inf"], ["--weight-decay"]),
+    case("train --lr nan", train, [*NEW, "--lr", "nan"], ["--lr"]),
+    case("train --momentum nan", train, [*NEW, "--momentum", "nan"], ["--momentum"]),
+    case("train --seed -1", train, [*NEW, "--seed", "-1"], ["--seed", ">= 0"]),
+    case("train --threads 0", train, [*NEW, "--threads", "0"], ["--threads"]),
     # train: where the run goes
-    "train --out a file": (train, [*TRAIN, "--out", "file.txt"], ["file.txt", "is a file", "--out"], None, None),
-    "train --out inside a file": (train, [*TRAIN, "--out", "file.txt/run"], ["cannot write into", "--out"], None,
-                                  None),
-    "train --out read-only": (train, [*TRAIN, "--out", "new"], ["cannot write into new", "--out"], None, read_only()),
-    "train --out holds a run": (train, [*TRAIN, "--out", "run"],
-                                ["already holds a run", "--resume run", "--overwrite", "--out"], None, None),
-    "train disk full while saving": (train, [*TRAIN, "--out", "new"], ["cannot write", "free space", "--resume"],
-                                     None, disk_full()),
+    case("train --out a file", train, [*TRAIN, "--out", "file.txt"], ["file.txt", "is a file", "--out"]),
+    case("train --out inside a file", train, [*TRAIN, "--out", "file.txt/run"],
+         ["cannot write into", "--out"]),
+    case("train --out read-only", train, NEW, ["cannot write into new", "--out"], writes=read_only()),
+    case("train --out holds a run", train, [*TRAIN, "--out", "run"],
+         ["already holds a run", "--resume run", "--overwrite", "--out"]),
+    case("train disk full while saving", train, NEW, ["cannot write", "free space", "--resume"],
+         writes=disk_full()),
     # train: resuming
-    "train --resume an explicit default that differs": (
-        train, ["--resume", "stopped", "--batch-size", "128", *DATA], ["--batch-size 128", "the checkpoint has 8"],
-        None, None),
-    "train --resume with --out": (train, ["--resume", "stopped", "--out", "elsewhere", *DATA], ["drop --out"], None,
-                                  None),
-    "train --resume a folder without a checkpoint": (train, ["--resume", "data", *DATA],
-                                                     ["no checkpoint.npz there"], None, None),
-    "train --resume random bytes": (train, ["--resume", "data/checkpoint.npz", *DATA],
-                                    ["not a scratchnet checkpoint"], random_bytes("data/checkpoint.npz"), None),
-    "train --resume no history": (train, ["--resume", "stopped", *DATA], ["damaged", "history"],
-                                  with_metadata("stopped", history=DROP), None),
-    "train --resume a step as text": (train, ["--resume", "stopped", *DATA], ["damaged", "step"],
-                                      with_metadata("stopped", step="1"), None),
-    "train --resume options not a dict": (train, ["--resume", "stopped", *DATA], ["no training options"],
-                                          with_metadata("stopped", config=[1, 2]), None),
-    "train --resume non-finite weights": (train, ["--resume", "stopped", *DATA], ["NaN or infinity"],
-                                          non_finite_weights("stopped"), None),
-    "train --resume a size claim": (train, ["--resume", "stopped", *DATA], ["claims 1,200,000,000 bytes"],
-                                    claims_too_much("stopped"), None),
+    case("train --resume with a default typed that differs", train,
+         ["--resume", "stopped", "--batch-size", "128", *DATA], ["--batch-size 128", "has 8"]),
+    case("train --resume with --out", train, ["--resume", "stopped", "--out", "elsewhere", *DATA],
+         ["drop --out"]),
+    case("train --resume a folder without a checkpoint", train, ["--resume", "data", *DATA],
+         ["no checkpoint.npz there"]),
+    case("train --resume random bytes", train, ["--resume", "data/checkpoint.npz", *DATA],
+         ["not a scratchnet checkpoint"], random_bytes("data/checkpoint.npz")),
+    case("train --resume no history", train, ["--resume", "stopped", *DATA], ["damaged", "history"],
+         with_metadata("stopped", history=DROP)),
+    case("train --resume a step as text", train, ["--resume", "stopped", *DATA], ["damaged", "step"],
+         with_metadata("stopped", step="1")),
+    case("train --resume options not a dict", train, ["--resume", "stopped", *DATA], ["no training options"],
+         with_metadata("stopped", config=[1, 2])),
+    case("train --resume non-finite weights", train, ["--resume", "stopped", *DATA], ["NaN or infinity"],
+         non_finite_weights("stopped")),
+    case("train --resume a size claim", train, ["--resume", "stopped", *DATA], ["claims 1,200,000,000 bytes"],
+         claims_too_much("stopped")),
     # train: the data
-    "train --data-dir missing": (train, [*TINY, "--data-dir", "no/such", "--out", "new"],
-                                 ["no/such", "does not exist", "--data-dir"], None, None),
-    "train --data-dir a file": (train, [*TINY, "--data-dir", "file.txt", "--out", "new"], ["file.txt", "is a file"],
-                                None, None),
-    "train partial data": (train, [*TRAIN, "--out", "new"], ["data_batch_3", "MD5", "SCRATCHNET_DATA"], partial_data,
-                           None),
-    "train malicious pickle": (train, [*TRAIN, "--out", "new"], ["refusing to load the global"],
-                               malicious_pickle, None),
+    case("train --data-dir missing", train, [*TINY, "--data-dir", "no/such", "--out", "new"],
+         ["no/such", "does not exist", "--data-dir"]),
+    case("train --data-dir a file", train, [*TINY, "--data-dir", "file.txt", "--out", "new"],
+         ["file.txt", "is a file"]),
+    case("train partial data", train, NEW, ["data_batch_3", "MD5", "SCRATCHNET_DATA"], partial_data),
+    case("train malicious pickle", train, NEW, ["refusing to load the global"], malicious_pickle),
     # evaluate
-    "evaluate no data at all": (evaluate, [CKPT], ["CIFAR-10 not found", "datasets", "MD5", "--data-dir"],
-                                None, None),
-    "evaluate --data-dir missing": (evaluate, [CKPT, "--data-dir", "no/such"], ["no/such", "does not exist"],
-                                    None, None),
-    "evaluate partial data": (evaluate, [CKPT, *DATA], ["data_batch_3"], partial_data, None),
-    "evaluate malicious pickle": (evaluate, [CKPT, *DATA], ["refusing to load the global"], malicious_pickle, None),
-    "evaluate --out a file": (evaluate, [CKPT, *DATA, "--out", "file.txt"], ["is a file"], None, None),
-    "evaluate --out inside a file": (evaluate, [CKPT, *DATA, "--out", "file.txt/x"], ["cannot write into", "--out"],
-                                     None, None),
-    "evaluate --out read-only": (evaluate, [CKPT, *DATA], ["cannot write into", "--out"], None, read_only()),
-    "evaluate disk full": (evaluate, [CKPT, *DATA, "--out", "new"], ["cannot write into new", "--out"], None,
-                           disk_full()),
-    "evaluate no checkpoint": (evaluate, ["data", *DATA], ["no checkpoint at", "run's folder"], None, None),
-    "evaluate random bytes": (evaluate, ["junk.npz", *DATA], ["not a scratchnet checkpoint"],
-                              random_bytes("junk.npz"), None),
-    "evaluate no model named": (evaluate, [CKPT, *DATA], ["names no model"], with_metadata("run", model=DROP), None),
-    "evaluate model options a list": (evaluate, [CKPT, *DATA], ["model options"],
-                                      with_metadata("run", model_options=[1]), None),
-    "evaluate unknown dtype": (evaluate, [CKPT, *DATA], ["cannot rebuild"], with_metadata("run", dtype="float7"),
-                               None),
-    "evaluate unknown model": (evaluate, [CKPT, *DATA], ["cannot rebuild"], with_metadata("run", model="resnet"),
-                               None),
-    "evaluate non-finite weights": (evaluate, [CKPT, *DATA], ["NaN or infinity"], non_finite_weights("run"), None),
-    "evaluate a size claim": (evaluate, [CKPT, *DATA], ["claims"], claims_too_much("run"), None),
+    case("evaluate no data at all", evaluate, [CKPT],
+         ["CIFAR-10 not found", "datasets", "MD5", "--data-dir"]),
+    case("evaluate --data-dir missing", evaluate, [CKPT, "--data-dir", "no/such"],
+         ["no/such", "does not exist"]),
+    case("evaluate partial data", evaluate, [CKPT, *DATA], ["data_batch_3"], partial_data),
+    case("evaluate malicious pickle", evaluate, [CKPT, *DATA], ["refusing to load the global"],
+         malicious_pickle),
+    case("evaluate --out a file", evaluate, [CKPT, *DATA, "--out", "file.txt"], ["is a file"]),
+    case("evaluate --out inside a file", evaluate, [CKPT, *DATA, "--out", "file.txt/x"],
+         ["cannot write into", "--out"]),
+    case("evaluate --out read-only", evaluate, [CKPT, *DATA], ["cannot write into", "--out"],
+         writes=read_only()),
+    case("evaluate disk full", evaluate, [CKPT, *DATA, "--out", "new"], ["cannot write into new", "--out"],
+         writes=disk_full()),
+    case("evaluate no checkpoint", evaluate, ["data", *DATA], ["no checkpoint at", "run's folder"]),
+    case("evaluate random bytes", evaluate, ["junk.npz", *DATA], ["not a scratchnet checkpoint"],
+         random_bytes("junk.npz")),
+    case("evaluate no model named", evaluate, [CKPT, *DATA], ["names no model"],
+         with_metadata("run", model=DROP)),
+    case("evaluate model options a list", evaluate, [CKPT, *DATA], ["model options"],
+         with_metadata("run", model_options=[1])),
+    case("evaluate unknown dtype", evaluate, [CKPT, *DATA], ["cannot rebuild"],
+         with_metadata("run", dtype="f7")),
+    case("evaluate unknown model", evaluate, [CKPT, *DATA], ["cannot rebuild"],
+         with_metadata("run", model="vgg")),
+    case("evaluate non-finite weights", evaluate, [CKPT, *DATA], ["NaN or infinity"],
+         non_finite_weights("run")),
+    case("evaluate a size claim", evaluate, [CKPT, *DATA], ["claims"], claims_too_much("run")),
     # predict
-    "predict a decompression bomb": (predict, [CKPT, "bomb.png"], ["bomb.png", "too large"], bomb_png, None),
-    "predict a float image": (predict, [CKPT, "f.tif"], ["floating-point"], float_tiff, None),
-    "predict not an image": (predict, [CKPT, "file.txt"], ["not a readable PNG or JPEG"], None, None),
-    "predict no such image": (predict, [CKPT, "no.png"], ["no such image file"], None, None),
-    "predict no model named": (predict, [CKPT, "file.txt"], ["names no model"], with_metadata("run", model=DROP),
-                               None),
-    "predict non-finite weights": (predict, [CKPT, "file.txt"], ["NaN or infinity"], non_finite_weights("run"), None),
+    case("predict a decompression bomb", predict, [CKPT, "bomb.png"], ["bomb.png", "too large"], bomb_png),
+    case("predict a float image", predict, [CKPT, "f.tif"], ["floating-point"], float_tiff),
+    case("predict not an image", predict, [CKPT, "file.txt"], ["not a readable PNG or JPEG"]),
+    case("predict no such image", predict, [CKPT, "no.png"], ["no such image file"]),
+    case("predict no model named", predict, [CKPT, "file.txt"], ["names no model"],
+         with_metadata("run", model=DROP)),
+    case("predict non-finite weights", predict, [CKPT, "file.txt"], ["NaN or infinity"],
+         non_finite_weights("run")),
     # reproduce
-    "reproduce --runs a file": (reproduce, [*REPORT, "--runs", "file.txt"], ["--runs file.txt is a file"], None,
-                                None),
-    "reproduce --out a file": (reproduce, [*REPORT, "--out", "file.txt"], ["--out file.txt is a file"], None, None),
-    "reproduce --runs inside a file": (reproduce, [*REPORT, "--runs", "file.txt/x"], ["cannot write into --runs"],
-                                       None, None),
-    "reproduce --runs read-only": (reproduce, REPORT, ["cannot write into --runs"], None, read_only()),
-    "reproduce --seeds -1": (reproduce, [*REPORT, "--seeds", "-1"], ["--seeds", ">= 0"], None, None),
-    "reproduce --data-dir missing": (reproduce, [*REPORT, "--data-dir", "no/such"], ["no/such", "does not exist"],
-                                     None, None),
-    "reproduce partial data": (reproduce, REPORT, ["data_batch_3", "offline", "MD5"], partial_data, None),
-    "reproduce malicious pickle": (reproduce, REPORT, ["refusing to load the global"], malicious_pickle, None),
-    "reproduce --report-only with no runs": (reproduce, [*REPORT, "--report-only"], ["no finished run"], None, None),
-    "reproduce a damaged summary": (reproduce, [*REPORT, "--report-only"], ["summary.json is damaged"],
-                                    damaged_summary, None),
-    "reproduce an empty summary": (reproduce, [*REPORT, "--report-only"], ["summary.json", "damaged"],
-                                   empty_summary, None),
+    case("reproduce --runs a file", reproduce, [*REPORT, "--runs", "file.txt"],
+         ["--runs file.txt is a file"]),
+    case("reproduce --out a file", reproduce, [*REPORT, "--out", "file.txt"], ["--out file.txt is a file"]),
+    case("reproduce --runs inside a file", reproduce, [*REPORT, "--runs", "file.txt/x"],
+         ["cannot write into --runs"]),
+    case("reproduce --runs read-only", reproduce, REPORT, ["cannot write into --runs"], writes=read_only()),
+    case("reproduce --seeds -1", reproduce, [*REPORT, "--seeds", "-1"], ["--seeds", ">= 0"]),
+    case("reproduce --data-dir missing", reproduce, [*REPORT, "--data-dir", "no/such"],
+         ["no/such", "does not exist"]),
+    case("reproduce partial data", reproduce, REPORT, ["data_batch_3", "offline", "MD5"], partial_data),
+    case("reproduce malicious pickle", reproduce, REPORT, ["refusing to load the global"], malicious_pickle),
+    case("reproduce --report-only with no runs", reproduce, [*REPORT, "--report-only"], ["no finished run"]),
+    case("reproduce a damaged summary", reproduce, [*REPORT, "--report-only"], ["summary.json is damaged"],
+         damaged_summary),
+    case("reproduce an empty summary", reproduce, [*REPORT, "--report-only"], ["summary.json", "damaged"],
+         empty_summary),
     # bench
-    "bench --append a folder": (bench, ["--quick", "--append", "data"], ["--append data is a folder"], None, None),
-    "bench --append inside a file": (bench, ["--quick", "--append", "file.txt/h.jsonl"], ["cannot append"], None,
-                                     None),
-    "bench --append not text": (bench, ["--quick", "--append", "junk.jsonl"], ["cannot append"],
-                                random_bytes("junk.jsonl"), None),
-    "bench --threads 0": (bench, ["--quick", "--threads", "0"], ["--threads"], None, None),
-    # report (python -m scratchnet.report): its bad inputs go here, as (report, argv, words, set-up, None)
-}
+    case("bench --append a folder", bench, ["--quick", "--append", "data"], ["--append data is a folder"]),
+    case("bench --append inside a file", bench, ["--quick", "--append", "file.txt/h.jsonl"],
+         ["cannot append"]),
+    case("bench --append not text", bench, ["--quick", "--append", "junk.jsonl"], ["cannot append"],
+         random_bytes("junk.jsonl")),
+    case("bench --threads 0", bench, ["--quick", "--threads", "0"], ["--threads"]),
+    # report (python -m scratchnet.report): its bad inputs go here, as case("report ...", report, argv, words)
+]
 
 
 def snapshot(folder):
-    return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in folder.rglob("*") if path.is_file()}
+    return {path: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in folder.rglob("*") if path.is_file()}
 
 
-@pytest.mark.parametrize("case", list(CATALOGUE))
-def test_bad_input_gets_one_clear_line(case, place, capsys, monkeypatch):
-    command, argv, words, setup, atomic_write = CATALOGUE[case]
+@pytest.mark.parametrize("command, argv, words, setup, writes", CATALOGUE)
+def test_bad_input_gets_one_clear_line(command, argv, words, setup, writes, place, capsys, monkeypatch):
     if setup is not None:
         setup(place)
     before = snapshot(place)
-    if atomic_write is not None:
-        monkeypatch.setattr(files, "atomic_write", atomic_write)
+    if writes is not None:
+        monkeypatch.setattr(files, "atomic_write", writes)
     assert exit_code(command.main, argv) == 2
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
@@ -322,7 +329,7 @@ def test_bad_input_gets_one_clear_line(case, place, capsys, monkeypatch):
 # ----------------------------------------------------------------------------- Ctrl-C while starting
 
 @pytest.mark.parametrize("command, argv, where", [
-    (train, [*TRAIN, "--out", "new"], "scratchnet.train.load_cifar10"),
+    (train, NEW, "scratchnet.train.load_cifar10"),
     (evaluate, [CKPT, *DATA], "scratchnet.evaluate.load_cifar10"),
     (predict, [CKPT, "file.txt"], "scratchnet.predict.load_model"),
     (reproduce, REPORT, "scratchnet.reproduce.load_cifar10"),
