@@ -95,8 +95,8 @@ def main(argv=None):
                 try:  # now, not after hours of training
                     files.check_writable(folder)
                 except OSError as error:
-                    raise ValueError(f"cannot write into {option} {folder} ({error.strerror or error}); choose "
-                                     f"another {option}") from None
+                    raise ValueError(f"cannot write into {option} {folder} ({error.strerror or error}); "
+                                     f"choose another {option}") from None
             root = ensure_cifar10(data_root(args.data_dir))
             cifar = load_cifar10(root)
             facts = {"data": provenance(root), "commit": commit(), "machine": machine_facts()}
@@ -120,8 +120,8 @@ def main(argv=None):
         try:
             with folder.lock():
                 summary = train_one(run_config(model, seed, epochs, args.small), folder, cifar, label,
-                                    runs_after=len(unfinished(plan[k + 1:], runs)),
-                                    threads=args.threads or default_threads(model, usable_cores()), facts=facts)
+                                    runs_after=len(unfinished(plan[k + 1:], runs)), facts=facts,
+                                    threads=args.threads or default_threads(model, usable_cores()))
         except Interrupted as stop:
             print(f"{label}: {stop}; saved. Run the same command again to go on.", file=sys.stderr)
             return 130
@@ -141,9 +141,9 @@ def main(argv=None):
         write_results(summarise(summaries), out, command.strip())
     except OSError as error:
         return cli.fail(f"cannot write the table into {out} ({error}); choose another --out")
-    except (KeyError, TypeError, ValueError) as error:  # a summary.json edited by hand, or not from scratchnet
-        return cli.fail(f"a summary.json in {runs} is damaged ({type(error).__name__}: {error}); delete it to "
-                        "train that run again")
+    except (KeyError, TypeError, ValueError) as error:  # a summary.json edited by hand, or not ours
+        return cli.fail(f"a summary.json in {runs} is damaged ({type(error).__name__}: {error}); delete it "
+                        "to train that run again")
     print((out / "table1.md").read_text())
     return 0
 

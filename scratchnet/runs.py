@@ -31,7 +31,8 @@ CHECKPOINT = "checkpoint.npz"
 METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_accuracy",
                  "lr", "seconds", "images_per_s"]
 STEP_FIELDS = ["step", "lr", "loss", "grad_norm"]
-ROW_NUMBERS = ("epoch", "train_loss", "train_accuracy", "lr", "seconds", "images_per_s")  # in every metrics row
+# in every metrics row
+ROW_NUMBERS = ("epoch", "train_loss", "train_accuracy", "lr", "seconds", "images_per_s")
 OUTPUTS = (CHECKPOINT, "metrics.csv", "steps.csv", "summary.json", "predictions.npy", "curves.png",
            "report.html", "evaluation.json", "confusion.png")
 
@@ -91,12 +92,12 @@ class RunFolder:
                     "normalisation": {"crop": CROP, "train": "random crop + horizontal flip", "test": "centre crop",
                                       "standardise": "per image: (x - mean) / max(std, 1/sqrt(n))"},
                     **trainer.state()}
+        for stale in ("evaluation.json", "confusion.png"):  # they describe an older checkpoint: gone first
+            (self.path / stale).unlink(missing_ok=True)
         self._append_steps(trainer.step_log)
         checkpoint.save(self.checkpoint, trainer.model.params, trainer.optimizer.state_dict(), metadata)
         trainer.step_log = []
         self.write_metrics(trainer.history)
-        for stale in ("evaluation.json", "confusion.png"):  # they described an older checkpoint
-            (self.path / stale).unlink(missing_ok=True)
 
     def write_metrics(self, history):
         fields = [name for name in METRIC_FIELDS if any(name in row for row in history)]
@@ -129,8 +130,8 @@ class RunFolder:
         arrays = {**ckpt.params, **ckpt.optimizer_state}
         broken = [name for name, value in arrays.items() if not np.isfinite(value).all()]
         if broken:  # a diverged run's: going on from it would only diverge again
-            raise ValueError(f"{self.checkpoint} holds NaN or infinity (in {', '.join(broken[:3])}); resume from "
-                             "an earlier copy, or start a new run with a smaller --lr")
+            raise ValueError(f"{self.checkpoint} holds NaN or infinity (in {', '.join(broken[:3])}); resume "
+                             "from an earlier copy, or start a new run with a smaller --lr")
         trainer.load_state(ckpt)
         return ckpt.metadata.get("threads", 1)  # checkpoints from before --threads split batches: 1
 
@@ -202,7 +203,8 @@ def _check_state(metadata, path, trainer):
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
     def row_ok(row):
-        return isinstance(row, dict) and all(number(row.get(key)) for key in ROW_NUMBERS) and row["seconds"] > 0 \
+        return isinstance(row, dict) and all(number(row.get(key)) for key in ROW_NUMBERS) \
+            and row["seconds"] > 0 \
             and all(row.get(key) is None or number(row[key]) for key in ("val_loss", "val_accuracy"))
 
     sums = metadata.get("sums")

@@ -71,8 +71,8 @@ def main(argv=None):
     try:
         if args.resume:
             if args.out or args.overwrite:
-                raise ValueError("--resume goes on in the run's own folder: drop --out and --overwrite, or start "
-                                 "a new run without --resume")
+                raise ValueError("--resume goes on in the run's own folder: drop --out and --overwrite, or "
+                                 "start a new run without --resume")
             resume = Path(args.resume)
             folder = RunFolder(resume.parent if resume.name.endswith(".npz") else resume)
             if not folder.checkpoint.is_file():

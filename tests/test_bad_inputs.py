@@ -166,6 +166,14 @@ def read_only():
     return refuse
 
 
+def locked(folder):
+    """A folder locked by a live process (this one) as a run writing into it would."""
+    def edit(place):
+        (place / folder).mkdir(parents=True, exist_ok=True)
+        (place / folder / ".lock").write_text(str(os.getpid()))
+    return edit
+
+
 def damaged_summary(place):
     (place / "table" / "cnn-seed0").mkdir(parents=True)
     (place / "table" / "cnn-seed0" / "summary.json").write_text('{"test_accuracy": ')
@@ -209,6 +217,7 @@ CATALOGUE = [
          ["already holds a run", "--resume run", "--overwrite", "--out"]),
     case("train disk full while saving", train, NEW, ["cannot write", "free space", "--resume"],
          writes=disk_full()),
+    case("train --out being written", train, NEW, ["being written by another process", "--out"], locked("new")),
     # train: resuming
     case("train --resume with a default typed that differs", train,
          ["--resume", "stopped", "--batch-size", "128", *DATA], ["--batch-size 128", "has 8"]),
@@ -285,6 +294,8 @@ CATALOGUE = [
          ["no/such", "does not exist"]),
     case("reproduce partial data", reproduce, REPORT, ["data_batch_3", "offline", "MD5"], partial_data),
     case("reproduce malicious pickle", reproduce, REPORT, ["refusing to load the global"], malicious_pickle),
+    case("reproduce a run being written", reproduce, REPORT, ["being written by another process"],
+         locked("table/cnn-seed0")),
     case("reproduce --report-only with no runs", reproduce, [*REPORT, "--report-only"], ["no finished run"]),
     case("reproduce a damaged summary", reproduce, [*REPORT, "--report-only"], ["summary.json is damaged"],
          damaged_summary),
@@ -311,6 +322,7 @@ def test_bad_input_gets_one_clear_line(command, argv, words, setup, writes, plac
     if setup is not None:
         setup(place)
     before = snapshot(place)
+    before_folders = {path.name for path in place.iterdir()}
     if writes is not None:
         monkeypatch.setattr(files, "atomic_write", writes)
     assert exit_code(command.main, argv) == 2
@@ -324,6 +336,8 @@ def test_bad_input_gets_one_clear_line(command, argv, words, setup, writes, plac
     assert not changed, f"changed or removed: {changed}"
     assert not (place / "pwned").exists()  # the malicious pickle ran no code
     assert not (place / "no").exists()  # a --data-dir that does not exist is never created
+    if command is train:
+        assert (place / "new").exists() == ("new" in before_folders)  # a run that never started leaves no folder
 
 
 # ----------------------------------------------------------------------------- Ctrl-C while starting
@@ -340,7 +354,11 @@ def test_ctrl_c_while_starting_up_ends_with_one_line(command, argv, where, place
         raise KeyboardInterrupt
 
     monkeypatch.setattr(where, interrupt)
-    assert command.main(argv) == 130
+    try:
+        code = command.main(argv)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped from main: a traceback")
+    assert code == 130
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err and "interrupted" in err.strip().splitlines()[-1]
 
