@@ -217,7 +217,8 @@ CATALOGUE = [
          ["already holds a run", "--resume run", "--overwrite", "--out"]),
     case("train disk full while saving", train, NEW, ["cannot write", "free space", "--resume"],
          writes=disk_full()),
-    case("train --out being written", train, NEW, ["being written by another process", "--out"], locked("new")),
+    case("train --out being written", train, NEW, ["being written by another process", "--out"],
+         locked("new")),
     # train: resuming
     case("train --resume with a default typed that differs", train,
          ["--resume", "stopped", "--batch-size", "128", *DATA], ["--batch-size 128", "has 8"]),
@@ -337,7 +338,8 @@ def test_bad_input_gets_one_clear_line(command, argv, words, setup, writes, plac
     assert not (place / "pwned").exists()  # the malicious pickle ran no code
     assert not (place / "no").exists()  # a --data-dir that does not exist is never created
     if command is train:
-        assert (place / "new").exists() == ("new" in before_folders)  # a run that never started leaves no folder
+        # a run that never started leaves no folder behind
+        assert (place / "new").exists() == ("new" in before_folders)
 
 
 # ----------------------------------------------------------------------------- Ctrl-C while starting
