@@ -91,14 +91,14 @@ def main(argv=None):
             check_threads(args.threads)
         to_train = [] if args.report_only else unfinished(plan, runs)
         if to_train:
+            root = ensure_cifar10(data_root(args.data_dir))
+            cifar = load_cifar10(root)
             for folder, option in ((runs, "--runs"), (out, "--out")):
                 try:  # now, not after hours of training
                     files.check_writable(folder)
                 except OSError as error:
                     raise ValueError(f"cannot write into {option} {folder} ({error.strerror or error}); "
                                      f"choose another {option}") from None
-            root = ensure_cifar10(data_root(args.data_dir))
-            cifar = load_cifar10(root)
             facts = {"data": provenance(root), "commit": commit(), "machine": machine_facts()}
     except (OSError, ValueError) as error:
         return cli.fail(error)

@@ -5,6 +5,7 @@ defaults, ``scratchnet.trainer`` the training loop, ``scratchnet.runs`` the run'
 """
 
 import argparse
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -94,7 +95,7 @@ def main(argv=None):
                         f"or start afresh with --overwrite, or choose another --out")
     if out.exists() and not out.is_dir():
         return cli.fail(f"--out {out} is a file, not a folder; choose another --out")
-    created = not out.exists()
+    created = next((path for path in reversed([out, *out.parents]) if not path.exists()), None)
     try:
         try:
             files.check_writable(out)  # now, not after the first epoch
@@ -110,8 +111,8 @@ def main(argv=None):
     except (OSError, ValueError) as error:
         return cli.fail(error)
     finally:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # a run that never started leaves no empty folder behind
+        if created is not None and created.is_dir() and not any(path.is_file() for path in created.rglob("*")):
+            shutil.rmtree(created)  # a run that never started leaves no empty folders behind
 
 
 def start(folder, config, args, threads):

@@ -239,7 +239,7 @@ CATALOGUE = [
     case("train --resume a size claim", train, ["--resume", "stopped", *DATA], ["claims 1,200,000,000 bytes"],
          claims_too_much("stopped")),
     # train: the data
-    case("train --data-dir missing", train, [*TINY, "--data-dir", "no/such", "--out", "new"],
+    case("train --data-dir missing", train, [*TINY, "--data-dir", "no/such"],  # --out: runs/lstm-seed0
          ["no/such", "does not exist", "--data-dir"]),
     case("train --data-dir a file", train, [*TINY, "--data-dir", "file.txt", "--out", "new"],
          ["file.txt", "is a file"]),
@@ -339,7 +339,7 @@ def test_bad_input_gets_one_clear_line(command, argv, words, setup, writes, plac
     assert not (place / "no").exists()  # a --data-dir that does not exist is never created
     if command is train:
         # a run that never started leaves no folder behind
-        assert (place / "new").exists() == ("new" in before_folders)
+        assert (place / "new").exists() == ("new" in before_folders) and not (place / "runs").exists()
 
 
 # ----------------------------------------------------------------------------- Ctrl-C while starting
