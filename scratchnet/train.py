@@ -111,8 +111,9 @@ def main(argv=None):
     except (OSError, ValueError) as error:
         return cli.fail(error)
     finally:
-        if created is not None and created.is_dir() and not any(path.is_file() for path in created.rglob("*")):
-            shutil.rmtree(created)  # a run that never started leaves no empty folders behind
+        # a run that never started leaves no empty folders behind
+        if created is not None and created.is_dir() and not any(p.is_file() for p in created.rglob("*")):
+            shutil.rmtree(created)
 
 
 def start(folder, config, args, threads):
