@@ -100,7 +100,9 @@ class RunFolder:
         self.write_metrics(trainer.history)
 
     def write_metrics(self, history):
-        fields = [name for name in METRIC_FIELDS if any(name in row for row in history)]
+        # test accuracy is measured per epoch only when asked (reproduce): no empty column otherwise
+        fields = [name for name in METRIC_FIELDS
+                  if name != "test_accuracy" or any(row.get(name) is not None for row in history)]
         files.write_text(self.path / "metrics.csv", _csv(fields, history))
 
     def _append_steps(self, rows):
