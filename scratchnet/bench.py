@@ -103,6 +103,7 @@ def build_parser():
     return parser
 
 
+@cli.interruptible
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -116,6 +117,12 @@ def main(argv=None):
     history = Path(args.append) if args.append else None
     if history is not None and history.is_dir():
         return cli.fail(f"--append {history} is a folder; name a .jsonl file")
+    try:  # before minutes of measuring: the history can be read and written
+        old = history.read_text(encoding="utf-8") if history is not None and history.is_file() else ""
+        if history is not None:
+            files.check_writable(history.parent)
+    except (OSError, ValueError) as error:  # a folder in the way, no permission, not a text file
+        return cli.fail(f"cannot append to {history} ({error}); choose another --append file")
     try:
         result = run(args.models, threads=args.threads, quick=args.quick, repeats=args.repeats,
                      options=cli.model_options(args, ("conv1", "conv2")))
@@ -125,8 +132,6 @@ def main(argv=None):
     print(line if args.json else report(result))
     if history is not None:
         try:
-            history.parent.mkdir(parents=True, exist_ok=True)
-            old = history.read_text() if history.is_file() else ""
             files.write_text(history, old + ("" if not old or old.endswith("\n") else "\n") + line + "\n")
         except OSError as error:
             return cli.fail(f"cannot append to {history} ({error}); choose another --append file")

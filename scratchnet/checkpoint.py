@@ -11,19 +11,18 @@ Layout of the file (a zip of ``.npy`` arrays, readable with ``np.load(allow_pick
 No pickles: a pickled object runs code when loaded and breaks when the class that made it
 changes, while arrays and JSON text read the same in any version of NumPy or Python.
 
-``save`` writes a temporary file beside the target and renames it into place, so a crash or
-Ctrl-C halfway leaves the previous checkpoint whole: ``os.replace`` is atomic on POSIX and
-Windows when both names are in the same folder.
+``save`` writes through ``scratchnet.files.atomic_write`` (a temporary file beside the target,
+renamed into place), so a crash, a full disk or Ctrl-C halfway leaves the previous checkpoint whole.
 """
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from scratchnet import files
 from scratchnet.optim import check_same_arrays
 
 FORMAT_VERSION = 1
@@ -62,24 +61,17 @@ def save(path, params, optimizer_state, metadata):
     arrays["metadata_json"] = np.array(metadata_json)
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        # Through a file object, because np.savez appends ".npz" to a bare file name.
-        with open(temporary, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
-        os.replace(temporary, path)
-    except BaseException:  # Ctrl-C included: leave no half-written file behind
-        temporary.unlink(missing_ok=True)
-        raise
+    # Through a file object, because np.savez appends ".npz" to a bare file name.
+    with files.atomic_write(path) as file:
+        np.savez(file, **arrays)
 
 
 def load(path):
     """Read a checkpoint written by ``save``; refuse anything else with a clear ValueError."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"checkpoint.load: no checkpoint at {path}")
+        raise FileNotFoundError(f"checkpoint.load: no checkpoint at {path}; name a run's folder or its "
+                                "checkpoint.npz (python -m scratchnet.train writes one every epoch)")
 
     def not_ours(problem):
         return ValueError(

@@ -76,17 +76,20 @@ def missing_files(root):
     return [name for name in TRAIN_FILES + (TEST_FILE,) if not (folder / name).is_file()]
 
 
-def not_found(root):
-    """The DataNotFound for ``root``: where scratchnet looked, what is missing, how to fix it."""
+def what_is_missing(root):
+    """Where scratchnet looked and what it did not find there, in words."""
     folder = Path(root) / FOLDER
     missing = missing_files(root)
     if not folder.is_dir():
-        what = f"{folder}/ does not exist"
-    elif len(missing) == len(TRAIN_FILES) + 1:
-        what = f"{folder}/ holds none of its batch files"
-    else:
-        what = f"{folder}/ lacks {', '.join(missing)}"
-    return DataNotFound(f"CIFAR-10 not found: {what}. {how_to_get(root)}")
+        return f"{folder}/ does not exist"
+    if len(missing) == len(TRAIN_FILES) + 1:
+        return f"{folder}/ holds none of its batch files"
+    return f"{folder}/ lacks {', '.join(missing)}"
+
+
+def not_found(root):
+    """The DataNotFound for ``root``: where scratchnet looked, what is missing, how to fix it."""
+    return DataNotFound(f"CIFAR-10 not found: {what_is_missing(root)}. {how_to_get(root)}")
 
 
 # ----------------------------------------------------------------------------- read

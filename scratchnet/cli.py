@@ -6,6 +6,7 @@ what and how to fix it), 130 interrupted (the run is saved and can be resumed).
 
 import argparse
 import dataclasses
+import functools
 import sys
 
 from scratchnet.models import CHOICES, DEFAULT_OPTIONS, MODEL_NAMES
@@ -18,6 +19,21 @@ def fail(message):
     """Print ``error: message`` on stderr; returns exit code 2 (bad input)."""
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def interruptible(main):
+    """A command's ``main`` that ends on Ctrl-C with one line and exit code 130, never a traceback.
+
+    For Ctrl-C while a command starts up or works (a training run handles its own, to save first).
+    """
+    @functools.wraps(main)
+    def wrapped(argv=None):
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            print("interrupted (no file is left half-written)", file=sys.stderr)
+            return 130
+    return wrapped
 
 
 def positive_int(text):

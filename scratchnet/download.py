@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from scratchnet.cifar10 import (
     ARCHIVE, CIFAR10_MD5, CIFAR10_URL, DEFAULT_ROOT, FOLDER, how_to_get, missing_files, not_found,
+    what_is_missing,
 )
 from scratchnet.files import remove_stale_temporaries
 
@@ -54,7 +55,8 @@ def _fetch(url, archive, md5, progress, timeout, deadline):
                     expected = int(length) if length else None
                     with tqdm(total=expected, unit="B", unit_scale=True, desc=ARCHIVE,
                               disable=not progress) as bar:
-                        for chunk in iter(lambda: response.read(1 << 16), b""):
+                        # read1: what has arrived (read() would wait for 64 kB, at a byte a second 18 hours)
+                        for chunk in iter(lambda: response.read1(1 << 16), b""):
                             if time.monotonic() - started > deadline:
                                 raise TimeoutError(f"the download took more than {deadline:.0f} s")
                             f.write(chunk)
@@ -166,8 +168,12 @@ def ensure_cifar10(root, download=True, **options):
     named must exist already (``scratchnet.cifar10.data_root`` checks it).
     """
     root = Path(root)
+    remove_stale_temporaries(root)  # a download or an extraction cut short by kill -9
     if not missing_files(root):
         return root
     if not download or not (root.is_dir() or root == DEFAULT_ROOT):
         raise not_found(root)
-    return download_cifar10(root, **options)
+    try:
+        return download_cifar10(root, **options)
+    except (ConnectionError, ValueError) as error:  # say what was missing, then why the download failed
+        raise type(error)(f"CIFAR-10 not found: {what_is_missing(root)}. {error}") from None

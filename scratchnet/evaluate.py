@@ -15,6 +15,7 @@ from scratchnet.evaluation import evaluate, load_model
 from scratchnet.plots import confusion_matrix, plot_confusion
 
 
+@cli.interruptible
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m scratchnet.evaluate",
@@ -33,9 +34,12 @@ def main(argv=None):
         _, _, x_test, y_test = load_cifar10(data_root(args.data_dir))
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out} is a file, not a folder; name a folder")
-        out.mkdir(parents=True, exist_ok=True)
     except (OSError, ValueError) as error:
         return cli.fail(error)
+    try:  # before the minute of evaluating, not after
+        files.check_writable(out)
+    except OSError as error:
+        return cli.fail(f"cannot write into {out} ({error.strerror or error}); choose another --out")
     result = evaluate(model, x_test, y_test)
     matrix = confusion_matrix(y_test, result["predictions"], len(CLASSES))
     per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)

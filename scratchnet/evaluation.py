@@ -71,7 +71,10 @@ def load_model(path):
         model = build_model(name, rng=np.random.default_rng(0), dtype=dtype, **model_options(metadata))
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: cannot rebuild its network ({error})") from None
-    checkpoint.restore(ckpt, model.params, model_name=name)
+    try:
+        checkpoint.restore(ckpt, model.params, model_name=name)
+    except ValueError as error:  # weights of other shapes than its options make
+        raise ValueError(f"{path}: {error}") from None
     broken = [key for key, value in model.params.items() if not np.isfinite(value).all()]
     if broken:
         raise ValueError(f"{path}: its weights {', '.join(broken[:3])} hold NaN or infinity (a diverged run); "

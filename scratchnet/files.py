@@ -64,11 +64,20 @@ def save_figure(figure, path, dpi=100):
         figure.savefig(file, format="png", dpi=dpi, metadata={"Software": None})
 
 
+def check_writable(folder):
+    """Create ``folder`` and write a file in it: a command that will write there fails now, not later."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / ".write-test"
+    write_text(probe, "")
+    probe.unlink()
+
+
 def process_alive(pid):
     """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process; no such process id at all
         return False
     except PermissionError:  # someone else's process: alive
         return True
@@ -87,9 +96,12 @@ def remove_stale_temporaries(folder):
     for entry in folder.iterdir():
         match = _TEMPORARY.match(entry.name)
         if match and not process_alive(int(match.group(1))):
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+            try:
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink(missing_ok=True)
+            except OSError:  # a folder we may read but not write (a shared copy of the data): leave it
+                continue
             removed.append(entry)
     return removed

@@ -1,5 +1,7 @@
 """Reading a learner's own pictures as CIFAR-10-like images."""
 
+import warnings
+
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -22,7 +24,10 @@ def _as_8_bit_rgb(picture, path):
 def load_picture(path, size=32):
     """Read any picture as a CIFAR-like uint8 array (3, size, size): the centred square, resized."""
     try:
-        with Image.open(path) as picture:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with a reason
+            opened = Image.open(path)
+        with opened as picture:
             width, height = picture.size
             if width * height > MAX_PIXELS:
                 raise ValueError(f"{path}: {width} x {height} pixels is too large (at most {MAX_PIXELS:,}); "

@@ -17,6 +17,7 @@ from scratchnet.evaluation import load_model, probabilities, top_classes
 from scratchnet.pictures import load_picture
 
 
+@cli.interruptible
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m scratchnet.predict",
                                      description="The three likeliest CIFAR-10 classes of your own pictures.")

@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from scratchnet import cli, study, study_report
+from scratchnet import cli, files, study, study_report
 from scratchnet.cifar10 import data_root, load_cifar10, provenance
 from scratchnet.download import ensure_cifar10
 from scratchnet.machine import commit, machine_facts
@@ -33,7 +33,7 @@ from scratchnet.trainer import Diverged, Interrupted, Trainer, split_data
 def train_one(config, folder, cifar, label, runs_after, threads, facts):
     """Train (or resume) one run to its end; returns its summary."""
     trainer = Trainer(config, split_data(config, *cifar), threads=threads)
-    if folder.checkpoint.is_file():
+    if folder.checkpoint.is_file():  # the caller holds the folder's lock
         folder.resume(trainer)
         print(f"{label}: resuming at epoch {trainer.epoch + 1}", flush=True)
 
@@ -56,6 +56,7 @@ def train_one(config, folder, cifar, label, runs_after, threads, facts):
             signal.signal(sig, handler)
 
 
+@cli.interruptible
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m scratchnet.reproduce",
@@ -112,6 +113,12 @@ def main(argv=None):
         if to_train:
             root = ensure_cifar10(data_root(args.data_dir))
             cifar = load_cifar10(root)
+            for folder, option in ((runs, "--runs"), (out, "--out")):
+                try:  # now, not after hours of training
+                    files.check_writable(folder)
+                except OSError as error:
+                    raise ValueError(f"cannot write into {option} {folder} ({error.strerror or error}); "
+                                     f"choose another {option}") from None
             facts = {"data": provenance(root), "commit": commit(), "machine": machine_facts()}
     except (OSError, ValueError) as error:
         return cli.fail(error)
@@ -122,16 +129,20 @@ def main(argv=None):
         folder = RunFolder(run_folder(runs, model, seed))
         if folder.summary.is_file():
             print(f"{label}: finished earlier, skipped" if not args.report_only else f"{label}: finished", flush=True)
-            summaries.setdefault(model, []).append(json.loads(folder.summary.read_text()))
+            try:
+                summaries.setdefault(model, []).append(json.loads(folder.summary.read_text()))
+            except ValueError as error:
+                return cli.fail(f"{folder.summary} is damaged ({error}); delete it to train that run again")
             continue
         if args.report_only:
             print(f"{label}: not finished, left out of the table", flush=True)
             continue
         config = (study.run_config if args.study else run_config)(model, seed, epochs, args.small)
         try:
-            summary = train_one(config, folder, cifar, label, runs_after=len(unfinished(plan[k + 1:], runs)),
-                                threads=args.threads or default_threads(config.model, usable_cores()),
-                                facts=facts)
+            with folder.lock():
+                summary = train_one(config, folder, cifar, label, runs_after=len(unfinished(plan[k + 1:], runs)),
+                                    threads=args.threads or default_threads(config.model, usable_cores()),
+                                    facts=facts)
         except Interrupted as stop:
             print(f"{label}: {stop}; saved. Run the same command again to go on.", file=sys.stderr)
             return 130
@@ -144,15 +155,20 @@ def main(argv=None):
 
     if not summaries:
         return cli.fail(f"no finished run in {runs}; run the command without --report-only to train them")
-    command = "python -m scratchnet.reproduce " + shlex.join(argv if argv is not None else sys.argv[1:])
+    # the command that trains these runs: --report-only changes nothing in the table
+    trained_by = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--report-only"]
+    command = "python -m scratchnet.reproduce " + shlex.join(trained_by)
     if args.study:
         return write_study(args, names, plan, runs, out, epochs, command.strip(), argv)
-    rows = summarise(summaries)
     try:
+        rows = summarise(summaries)
         write_results(rows, out, command.strip())
         index = write_index(out, rows, runs)
     except OSError as error:
         return cli.fail(f"cannot write the table into {out} ({error}); choose another --out")
+    except (KeyError, TypeError, ValueError) as error:  # a summary.json edited by hand, or not ours
+        return cli.fail(f"a summary.json in {runs} is damaged ({type(error).__name__}: {error}); delete it "
+                        "to train that run again")
     print((out / "table1.md").read_text())
     print(f"wrote {index}")
     return 0

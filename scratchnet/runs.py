@@ -17,6 +17,7 @@ import contextlib
 import csv
 import dataclasses
 import io
+import math
 import os
 from pathlib import Path
 
@@ -33,6 +34,8 @@ CHECKPOINT = "checkpoint.npz"
 METRIC_FIELDS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_accuracy",
                  "lr", "seconds", "images_per_s"]
 STEP_FIELDS = ["step", "lr", "loss", "grad_norm"]
+# in every metrics row
+ROW_NUMBERS = ("epoch", "train_loss", "train_accuracy", "lr", "seconds", "images_per_s")
 OUTPUTS = (CHECKPOINT, "metrics.csv", "steps.csv", "summary.json", "predictions.npy", "curves.png",
            "report.html", "evaluation.json", "confusion.png")
 
@@ -83,11 +86,6 @@ class RunFolder:
         finally:
             path.unlink(missing_ok=True)
 
-    def check_writable(self):
-        """Fail now, not after the first epoch, when the folder cannot be written."""
-        files.write_text(self.path / ".write-test", "")
-        (self.path / ".write-test").unlink()
-
     # --- during training --------------------------------------------------------------------
     def save(self, trainer):
         """Checkpoint, metrics and the steps taken since the last save: where training stands."""
@@ -97,15 +95,17 @@ class RunFolder:
                     "normalisation": {"crop": CROP, "train": "random crop + horizontal flip", "test": "centre crop",
                                       "standardise": "per image: (x - mean) / max(std, 1/sqrt(n))"},
                     **trainer.state()}
+        for stale in ("evaluation.json", "confusion.png"):  # they describe an older checkpoint: gone first
+            (self.path / stale).unlink(missing_ok=True)
         self._append_steps(trainer.step_log)
         checkpoint.save(self.checkpoint, trainer.model.params, trainer.optimizer.state_dict(), metadata)
         trainer.step_log = []
         self.write_metrics(trainer.history)
-        for stale in ("evaluation.json", "confusion.png"):  # they described an older checkpoint
-            (self.path / stale).unlink(missing_ok=True)
 
     def write_metrics(self, history):
-        fields = [name for name in METRIC_FIELDS if any(name in row for row in history)]
+        # test accuracy is measured per epoch only when asked (reproduce): no empty column otherwise
+        fields = [name for name in METRIC_FIELDS
+                  if name != "test_accuracy" or any(row.get(name) is not None for row in history)]
         files.write_text(self.path / "metrics.csv", _csv(fields, history))
 
     def _append_steps(self, rows):
@@ -132,6 +132,11 @@ class RunFolder:
                              f"({'; '.join(saved.differences(trainer.config))}); resume with the same options, "
                              "or start a new run in another --out folder")
         _check_state(ckpt.metadata, self.checkpoint, trainer)
+        arrays = {**ckpt.params, **ckpt.optimizer_state}
+        broken = [name for name, value in arrays.items() if not np.isfinite(value).all()]
+        if broken:  # a diverged run's: going on from it would only diverge again
+            raise ValueError(f"{self.checkpoint} holds NaN or infinity (in {', '.join(broken[:3])}); resume "
+                             "from an earlier copy, or start a new run with a smaller --lr")
         trainer.load_state(ckpt)
         return ckpt.metadata.get("threads", 1)  # checkpoints from before --threads split batches: 1
 
@@ -206,16 +211,25 @@ def _check_state(metadata, path, trainer):
     def whole(value, low, high):
         return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
+    def number(value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    def row_ok(row):
+        return isinstance(row, dict) and all(number(row.get(key)) for key in ROW_NUMBERS) \
+            and row["seconds"] > 0 \
+            and all(row.get(key) is None or number(row[key]) for key in ("val_loss", "val_accuracy"))
+
     sums = metadata.get("sums")
     problems = [name for name, ok in [
         ("epoch", whole(metadata.get("epoch"), 0, trainer.config.epochs)),
         ("step", whole(metadata.get("step"), 0, trainer.steps_per_epoch)),
         ("sums", isinstance(sums, dict) and set(sums) == {"loss", "correct", "seen", "seconds"}
-         and all(isinstance(value, (int, float)) for value in sums.values())),
-        ("wall_seconds", isinstance(metadata.get("wall_seconds"), (int, float))),
+         and all(number(value) and value >= 0 for value in sums.values())
+         and (metadata.get("step") == 0 or sums["seen"] > 0 and sums["seconds"] > 0)),
+        ("wall_seconds", number(metadata.get("wall_seconds"))),
         ("history", isinstance(metadata.get("history"), list)
          and len(metadata["history"]) == metadata.get("epoch")
-         and all(isinstance(row, dict) for row in metadata["history"])),
+         and all(row_ok(row) for row in metadata["history"])),
     ] if not ok]
     if problems:
         raise ValueError(f"{path} is damaged: its {', '.join(problems)} cannot be where a run of these options "

@@ -5,13 +5,14 @@ defaults, ``scratchnet.trainer`` the training loop, ``scratchnet.runs`` the run'
 """
 
 import argparse
+import shutil
 import signal
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from scratchnet import cli
+from scratchnet import cli, files
 from scratchnet.cifar10 import data_root, load_cifar10, provenance
 from scratchnet.download import ensure_cifar10
 from scratchnet.machine import commit, machine_facts
@@ -65,10 +66,14 @@ def resumed_config(args, folder):
     return saved
 
 
+@cli.interruptible
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         if args.resume:
+            if args.out or args.overwrite:
+                raise ValueError("--resume goes on in the run's own folder: drop --out and --overwrite, or "
+                                 "start a new run without --resume")
             resume = Path(args.resume)
             folder = RunFolder(resume.parent if resume.name.endswith(".npz") else resume)
             if not folder.checkpoint.is_file():
@@ -90,7 +95,12 @@ def main(argv=None):
                         f"or start afresh with --overwrite, or choose another --out")
     if out.exists() and not out.is_dir():
         return cli.fail(f"--out {out} is a file, not a folder; choose another --out")
+    created = next((path for path in reversed([out, *out.parents]) if not path.exists()), None)
     try:
+        try:
+            files.check_writable(out)  # now, not after the first epoch
+        except OSError as error:
+            return cli.fail(f"cannot write into {out} ({error.strerror or error}); choose another --out")
         with folder.lock():
             return start(folder, config, args, threads)
     except KeyboardInterrupt:  # before the first step, or a second Ctrl-C
@@ -100,16 +110,16 @@ def main(argv=None):
         return 130
     except (OSError, ValueError) as error:
         return cli.fail(error)
+    finally:
+        # a run that never started leaves no empty folders behind
+        if created is not None and created.is_dir() and not any(p.is_file() for p in created.rglob("*")):
+            shutil.rmtree(created)
 
 
 def start(folder, config, args, threads):
     """Everything before the first step: the folder, the data, the model (or the checkpoint's)."""
     if args.overwrite:
         folder.clear()
-    try:
-        folder.check_writable()
-    except OSError as error:
-        raise ValueError(f"cannot write into {folder.path} ({error.strerror or error}); choose another --out") from None
     root = ensure_cifar10(data_root(args.data_dir), download=not args.no_download)
     data = split_data(config, *load_cifar10(root))
     trainer = Trainer(config, data, threads=threads)
