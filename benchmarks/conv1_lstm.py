@@ -31,15 +31,15 @@ from numba import njit
 from threadpoolctl import threadpool_limits
 
 from scratchnet.benchmark import gemm_peak_gflops, step_flops
-from scratchnet.machine import blas_info, commit
-from scratchnet.recipe import Config
 from scratchnet.kernels.im2col_nchw import im2col_nchw
 from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.conv_nchw import Conv2DNCHW
 from scratchnet.layers.recurrent import LSTM, _Recurrent
+from scratchnet.machine import blas_info, commit
 from scratchnet.models import build_model
 from scratchnet.optim import SGD, clip_grad_norm
 from scratchnet.parallel import DataParallel
+from scratchnet.recipe import Config
 
 
 class StepLSTM(LSTM):

@@ -66,7 +66,14 @@ from scratchnet.kernels.pool import (
 from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.lrn import LocalResponseNorm, lrn_dx_reference
 from scratchnet.machine import blas_info, commit, timed
-from scratchnet.models import DEFAULT_OPTIONS, IMAGE_SHAPE, MODEL_NAMES, NUM_CLASSES, TUTORIAL_LRN, build_model
+from scratchnet.models import (
+    DEFAULT_OPTIONS,
+    IMAGE_SHAPE,
+    MODEL_NAMES,
+    NUM_CLASSES,
+    TUTORIAL_LRN,
+    build_model,
+)
 from scratchnet.optim import SGD, clip_grad_norm
 from scratchnet.parallel import DataParallel, check_threads
 from scratchnet.recipe import Config

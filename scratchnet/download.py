@@ -21,7 +21,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from scratchnet.cifar10 import (
-    ARCHIVE, CIFAR10_MD5, CIFAR10_URL, DEFAULT_ROOT, FOLDER, how_to_get, missing_files, not_found,
+    ARCHIVE,
+    CIFAR10_MD5,
+    CIFAR10_URL,
+    DEFAULT_ROOT,
+    FOLDER,
+    how_to_get,
+    missing_files,
+    not_found,
     what_is_missing,
 )
 from scratchnet.files import remove_stale_temporaries

@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from scratchnet import activations, figures, page
+from scratchnet import activations, evaluation, figures, page
 from scratchnet.cifar10 import CLASSES, data_root, load_cifar10
-from scratchnet import evaluation
 from scratchnet.evaluation import evaluate, load_model
-from scratchnet.transforms import center_crop, preprocess_eval
 from scratchnet.files import write_text
 from scratchnet.plots import confusion_matrix
 from scratchnet.runfolder import CHECKPOINT, REPORT, STALE_S, read_predictions, read_run
+from scratchnet.transforms import center_crop, preprocess_eval
 
 MISTAKES = 16  # most confidently wrong test images shown
 MISTAKES_SEARCHED = 1000  # ... out of the first this many wrong ones: the forward pass they need stays short

@@ -25,7 +25,15 @@ from scratchnet.recipe import SMALL, default_threads
 from scratchnet.reporting import write_index
 from scratchnet.runs import RunFolder, train
 from scratchnet.table1 import (
-    DEFAULT_EPOCHS, DEFAULT_RUNS, DEFAULT_SEEDS, PAPER, run_config, run_folder, summarise, unfinished, write_results,
+    DEFAULT_EPOCHS,
+    DEFAULT_RUNS,
+    DEFAULT_SEEDS,
+    PAPER,
+    run_config,
+    run_folder,
+    summarise,
+    unfinished,
+    write_results,
 )
 from scratchnet.trainer import Diverged, Interrupted, Trainer, split_data
 

@@ -15,8 +15,17 @@ from scratchnet.kernels.lstm import gate_gradients, gate_gradients_reference
 from scratchnet.layers.dense import Linear
 from scratchnet.layers.losses import softmax_cross_entropy
 from scratchnet.layers.recurrent import (
-    GRU, LSTM, RNN, _Recurrent, gru_step_backward, gru_step_forward, lstm_step_backward, lstm_step_forward,
-    rnn_step_backward, rnn_step_forward, sigmoid,
+    GRU,
+    LSTM,
+    RNN,
+    _Recurrent,
+    gru_step_backward,
+    gru_step_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+    sigmoid,
 )
 
 LAYERS = [LSTM, GRU, RNN]

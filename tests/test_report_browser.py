@@ -18,9 +18,9 @@ import pytest
 from fakes import train_tiny
 from PIL import Image
 
+from scratchnet.recipe import Config
 from scratchnet.reporting import write_index, write_report
 from scratchnet.runfolder import STALE_S
-from scratchnet.recipe import Config
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -15,9 +15,9 @@ from scratchnet import activations, checkpoint, figures, page
 from scratchnet.evaluation import evaluate
 from scratchnet.layers import GRU, LSTM
 from scratchnet.models import build_model
+from scratchnet.recipe import Config
 from scratchnet.reporting import write_index, write_report
 from scratchnet.runfolder import STALE_S, read_run
-from scratchnet.recipe import Config
 from scratchnet.trainer import Interrupted
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -6,11 +6,11 @@ import os
 
 import numpy as np
 import pytest
-
 from fakes import TINY
 
 from scratchnet import checkpoint, train
 from scratchnet.machine import usable_cores
+
 
 def run(argv, cifar_root):
     return train.main([*argv, "--data-dir", str(cifar_root), "--no-download"])

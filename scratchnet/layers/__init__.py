@@ -15,8 +15,15 @@ from scratchnet.layers.lrn import LocalResponseNorm
 from scratchnet.layers.penalties import l1_penalty, l2_penalty
 from scratchnet.layers.pool import AvgPool2D, MaxPool2D
 from scratchnet.layers.recurrent import (
-    GRU, LSTM, RNN, gru_step_backward, gru_step_forward, lstm_step_backward, lstm_step_forward,
-    rnn_step_backward, rnn_step_forward,
+    GRU,
+    LSTM,
+    RNN,
+    gru_step_backward,
+    gru_step_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_step_backward,
+    rnn_step_forward,
 )
 from scratchnet.layers.winograd import WinogradConv2D
 

@@ -43,7 +43,11 @@ Reference: A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural Netwo
 import numpy as np
 
 from scratchnet.kernels.winograd import (
-    MAX_TILE, input_transform, input_transform_adjoint, output_transform, output_transform_adjoint,
+    MAX_TILE,
+    input_transform,
+    input_transform_adjoint,
+    output_transform,
+    output_transform_adjoint,
     winograd_matrices,
 )
 from scratchnet.layers.conv import Conv2D
