@@ -22,14 +22,10 @@ Options: ``build_model(name, **options)`` builds a variant, and ``model.options`
 option that applies to the model built (plain JSON values), so that
 ``build_model(model.name, **model.options)`` builds the same network again.
 
-- ``conv1``, ``conv2`` (the convolutional rows): the algorithm that computes each
-  convolution, a name in ``CONV_ALGORITHMS``. The builders write the paper's plain
-  convolutions; an algorithm computes the same function another way: ``"direct"``
-  (``Conv2D``, im2col and one product), ``"nchw"`` (``Conv2DNCHW``, the same product taken
-  channels first, which needs no transposes: the default for conv1, whose 3 input channels
-  make im2col's matrix thin), ``"winograd"`` (``WinogradConv2D``, 2.8x fewer multiplications:
-  the default for conv2; with conv1's 3 channels its products would be too thin to pay) and
-  ``"loops"`` (``LoopConv2D``, the loops a learner reads; slow).
+- ``conv1``, ``conv2``: the algorithm of each convolution (``CONV_ALGORITHMS``), the same
+  function computed another way: ``"direct"`` (``Conv2D``, im2col), ``"nchw"`` (channels
+  first, no transposes: conv1's default, its 3 channels make im2col thin), ``"winograd"``
+  (2.8x fewer multiplications: conv2's default) or ``"loops"`` (``LoopConv2D``; slow).
 - ``cnn_lstm`` only, the choices its paper leaves unstated (defaults: the network above):
 
   ``reading``   how the (N, 64, 6, 6) maps become a sequence (``scratchnet.sequence``):
@@ -54,10 +50,8 @@ Choices the paper leaves unstated, and why we made them:
 
 One liberty with the order, not with the result: where the paper has ReLU then max-pool,
 the layers below pool first. ReLU never changes which value of a window is largest, so
-max(ReLU(window)) = ReLU(max(window)), and the gradient reaches the same input either way
-(a window whose largest value is not positive passes no gradient in both orders). The
-outputs and gradients are the same bit for bit (``tests/test_models.py`` checks it), and
-the ReLU touches a quarter of the values.
+max(ReLU(window)) = ReLU(max(window)) and the gradient reaches the same input: the same
+numbers bit for bit (``tests/test_models.py``), with the ReLU on a quarter of the values.
 """
 
 import copy
