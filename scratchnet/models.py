@@ -78,15 +78,15 @@ from scratchnet.layers import (
 )
 from scratchnet.layers.base import check_input
 from scratchnet.sequence import MeanOverTime, PositionsAsSequence, RowsAsSequence
+from scratchnet.transforms import CROP
 
 NUM_CLASSES = 10
-IMAGE_SHAPE = (3, 24, 24)
+IMAGE_SHAPE = (3, CROP, CROP)
 HIDDEN_SIZE = 128
 TUTORIAL_LRN = MappingProxyType({"size": 9, "k": 1.0, "alpha": 0.001 / 9, "beta": 0.75})
 
-# The convolution algorithms a model's conv1 and conv2 may use: each takes Conv2D's arguments
-# (in_channels, out_channels, kernel_size, padding=, rng=, dtype=), draws its weights from rng
-# as Conv2D does, and keeps them under the same names, so a checkpoint loads into any of them.
+# The algorithms conv1 and conv2 may use: each takes Conv2D's arguments, draws its weights from rng
+# as Conv2D does and names them alike, so a checkpoint loads into any of them.
 CONV_ALGORITHMS = {"direct": Conv2D, "nchw": Conv2DNCHW, "winograd": WinogradConv2D, "loops": LoopConv2D}
 
 # Every option of every model and its default; the LSTM's options apply only with head "lstm".
@@ -130,10 +130,8 @@ class Model:
         """(N, 3, 24, 24) standardised images -> (N, 10) logits."""
         check_input(images, f"model {self.name!r}", "(N, 3, 24, 24)", ndim=4, dtype=self.dtype)
         if images.shape[1:] != IMAGE_SHAPE:
-            raise ValueError(
-                f"model {self.name!r}: got images of shape {images.shape}, wanted (N, 3, 24, 24); "
-                "crop CIFAR-10's 32 x 32 images with scratchnet.datasets.center_crop(images, 24)"
-            )
+            raise ValueError(f"model {self.name!r}: got images of shape {images.shape}, wanted (N, 3, 24, 24); "
+                             "crop CIFAR-10's 32 x 32 images with scratchnet.transforms.preprocess_eval(images)")
         out = images
         for _, layer in self.layers:
             out = layer.forward(out)
