@@ -43,12 +43,14 @@ def report(result):
     for name in result["train_step"]:
         for threads, steps in timings:
             s = steps[name]
-            ceiling = threads * result["gemm_peak_gflops"] * 1e3 / s["mflop_per_img"]  # every FLOP at the peak
+            # every FLOP at the peak
+            ceiling = threads * result["gemm_peak_gflops"] * 1e3 / s["mflop_per_img"]
             speedup = s["img_per_s"] / result["train_step_1_thread"][name]["img_per_s"]
-            lines.append(f"{name:<10} {threads:>7} {s['ms']:8.1f} {s['spread_ms']:7.1f} {s['img_per_s']:7.0f} "
-                         f"{s['mflop_per_img']:9.1f} {s['gflops']:8.1f} {s['share_of_peak']:8.1%} {ceiling:8.0f} "
-                         f"{speedup:7.2f}x")
-    lines.append("(ceiling: images/s if every FLOP ran at the GEMM peak on every thread; of peak = img/s / ceiling)")
+            lines.append(f"{name:<10} {threads:>7} {s['ms']:8.1f} {s['spread_ms']:7.1f} "
+                         f"{s['img_per_s']:7.0f} {s['mflop_per_img']:9.1f} {s['gflops']:8.1f} "
+                         f"{s['share_of_peak']:8.1%} {ceiling:8.0f} {speedup:7.2f}x")
+    lines.append("(ceiling: images/s if every FLOP ran at the GEMM peak on every thread; "
+                 "of peak = img/s / ceiling)")
 
     step = result["train_step_1_thread"].get("cnn_lstm")
     lines += ["", f"Layers of cnn_lstm, one thread (ms; share of the one-thread cnn_lstm step"
@@ -62,17 +64,20 @@ def report(result):
         cheap += both if name.startswith(CHEAP_LAYERS) else 0.0
         gflops = f"{s['gflops']:8.1f}" if s["gflops"] else f"{'-':>8}"
         share = f"{both / step['ms']:8.1%}" if step else f"{'-':>8}"
-        lines.append(f"{name:<7} {str(tuple(s['shape'])):<18} {s['fwd_ms']:8.2f} {s['bwd_ms']:8.2f} {gflops} {share}")
+        lines.append(f"{name:<7} {str(tuple(s['shape'])):<18} {s['fwd_ms']:8.2f} {s['bwd_ms']:8.2f} "
+                     f"{gflops} {share}")
     if step:
         lines.append(f"ReLU, pooling and LRN together: {cheap / step['ms']:.1%} of the step")
     if direct:
         winograd_ms = layers["conv2"]["fwd_ms"] + layers["conv2"]["bwd_ms"]
-        lines.append(f"conv2 is WinogradConv2D, its GFLOP/s counted as direct convolution; conv2_im2col (Conv2D, "
-                     f"same weights): {direct['fwd_ms']:.2f} + {direct['bwd_ms']:.2f} ms, "
+        lines.append("conv2 is WinogradConv2D, its GFLOP/s counted as direct convolution; "
+                     f"conv2_im2col (Conv2D, same weights): {direct['fwd_ms']:.2f} + "
+                     f"{direct['bwd_ms']:.2f} ms, "
                      f"{(direct['fwd_ms'] + direct['bwd_ms']) / winograd_ms:.2f}x Winograd's time")
 
     lines += ["", "Kernels: plain NumPy reference (naive) against Numba (fast), same input",
-              f"{'kernel':<24} {'input':<18} {'naive ms':>9} {'fast ms':>8} {'speed-up':>8} {'rel. error':>10}"]
+              f"{'kernel':<24} {'input':<18} {'naive ms':>9} {'fast ms':>8} {'speed-up':>8} "
+              f"{'rel. error':>10}"]
     for name, k in result["kernels"].items():
         lines.append(f"{name:<24} {str(tuple(k['shape'])):<18} {k['naive_ms']:9.2f} {k['fast_ms']:8.2f} "
                      f"{k['speedup']:7.1f}x {k['relative_error']:10.1e}")
@@ -85,21 +90,23 @@ def build_parser():
         description="Time scratchnet's training step, layers and kernels (float32) against the machine's "
                     "matrix-multiply peak. For comparable figures, run on a quiet machine.")
     parser.add_argument("--threads", type=int, default=usable_cores(),
-                        help="also time the training steps with each batch split across this many threads (default: "
-                             "every core); while other programs keep "
+                        help="also time the training steps with each batch split across this many threads "
+                             "(default: every core); while other programs keep "
                              "a core busy, more than one thread can be several times slower, not faster")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                         help="models whose training step to time (default: all)")
     parser.add_argument("--repeats", type=cli.positive_int,
                         help=f"timed calls per measurement (default {FULL['repeats']})")
     parser.add_argument("--quick", action="store_true",
-                        help=f"batch {QUICK['batch_size']}, {QUICK['repeats']} repeats, a small GEMM: checks that "
-                             "the benchmark runs, the figures mean little")
+                        help=f"batch {QUICK['batch_size']}, {QUICK['repeats']} repeats, a small GEMM: "
+                             "checks that the benchmark runs, the figures mean little")
     cli.add_model_options(parser, ("conv1", "conv2"))
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of the tables")
-    parser.add_argument("--append", metavar="FILE", help="also append the JSON line to this .jsonl history")
+    parser.add_argument("--append", metavar="FILE",
+                        help="also append the JSON line to this .jsonl history")
     parser.add_argument("--page", action="store_true",
-                        help=f"measure nothing: rebuild the performance page {PAGE} from the history {HISTORY}")
+                        help=f"measure nothing: rebuild the performance page {PAGE} "
+                             f"from the history {HISTORY}")
     return parser
 
 
@@ -111,7 +118,8 @@ def main(argv=None):
         try:
             write_page(HISTORY, PAGE)
         except (OSError, ValueError) as error:
-            return cli.fail(f"cannot rebuild {PAGE} from {HISTORY} ({error}); run it from the repository's root")
+            return cli.fail(f"cannot rebuild {PAGE} from {HISTORY} ({error}); "
+                            "run it from the repository's root")
         print(f"wrote {PAGE}")
         return 0
     history = Path(args.append) if args.append else None

@@ -81,7 +81,8 @@ from scratchnet.recipe import Config
 FULL = {"batch_size": 128, "repeats": 10, "warmup": 2, "gemm_size": 2048}
 QUICK = {"batch_size": 8, "repeats": 2, "warmup": 1, "gemm_size": 256}  # for tests: seconds, not minutes
 LAYER_KEYS = {"norm1": "lrn"}  # the model's layer names, except LRN's, which the history calls "lrn"
-CHEAP_LAYERS = ("relu", "pool", "lrn")  # elementwise and memory-bound: reported together, as a share of the step
+# elementwise and memory-bound: reported together, as a share of the step
+CHEAP_LAYERS = ("relu", "pool", "lrn")
 
 
 # ------------------------------------------------------------------ counting and timing
@@ -193,7 +194,8 @@ def kernel_cases(batch_size, rng):
     xp = rng.standard_normal((N, 16, 16, 64), dtype=np.float32)        # conv2's padded input, NHWC
     cols = im2col(xp, 5, 5, 1, 1)
     x = rng.standard_normal((N, 64, 24, 24), dtype=np.float32)          # pool1's input
-    window = (3, 3, 2, 2, 0, 0, 12, 12)                                 # 3x3/2 "same": kh kw sh sw top left oh ow
+    # 3x3/2 "same": kh kw sh sw top left oh ow
+    window = (3, 3, 2, 2, 0, 0, 12, 12)
     out, argmax = max_pool_forward(x, *window)
     a = rng.standard_normal((N, 64, 144), dtype=np.float32)             # LRN's input, pixels flattened
     lrn = LocalResponseNorm(**TUTORIAL_LRN)
@@ -214,15 +216,17 @@ def kernel_cases(batch_size, rng):
         ("im2col", xp.shape, im2col_reference, im2col, (xp, 5, 5, 1, 1)),
         ("col2im", cols.shape, col2im_reference, col2im, (cols, xp.shape, 5, 5, 1, 1)),
         ("max_pool_forward", x.shape, max_pool_forward_reference, max_pool_forward, (x, *window)),
-        ("max_pool_backward", out.shape, max_pool_backward_reference, max_pool_backward, (out, argmax, 24, 24)),
+        ("max_pool_backward", out.shape, max_pool_backward_reference, max_pool_backward,
+         (out, argmax, 24, 24)),
         ("avg_pool_forward", x.shape, avg_pool_forward_reference, avg_pool_forward, (x, *window)),
         ("avg_pool_backward", out.shape, avg_pool_backward_reference, avg_pool_backward,
          (out, 24, 24, 3, 3, 2, 2, 0, 0)),
         ("lrn_s", a.shape, lrn_s_reference, lrn_s, (a, lrn.size, lrn.k, lrn.alpha)),
         ("lrn_dx", a.shape, lrn_dx_reference, lrn_dx, (a, a, s, scale, lrn.size, lrn.alpha, lrn.beta)),
-        ("winograd_input", xp.shape, winograd.input_transform_reference, winograd.input_transform, (xp, BT, BT, 2)),
-        ("winograd_output", V.shape, output(winograd.output_transform_reference), output(winograd.output_transform),
-         (V,)),
+        ("winograd_input", xp.shape, winograd.input_transform_reference, winograd.input_transform,
+         (xp, BT, BT, 2)),
+        ("winograd_output", V.shape, output(winograd.output_transform_reference),
+         output(winograd.output_transform), (V,)),
         ("winograd_output_adjoint", tiles_out.shape, winograd.output_transform_adjoint_reference,
          winograd.output_transform_adjoint, (tiles_out, AT, AT)),
         ("winograd_input_adjoint", V.shape, input_adjoint(winograd.input_transform_adjoint_reference),
@@ -265,7 +269,8 @@ def run(models=MODEL_NAMES, threads=1, quick=False, repeats=None, options=None):
         "gemm_peak_gflops": peak,
         "train_step": steps,
         "train_step_1_thread": one_thread,
-        "speedup_vs_1_thread": {name: steps[name]["img_per_s"] / one_thread[name]["img_per_s"] for name in steps},
+        "speedup_vs_1_thread": {name: steps[name]["img_per_s"] / one_thread[name]["img_per_s"]
+                                for name in steps},
         "layers": bench_layers(settings["batch_size"], *timing, options),
         "options": options or {},
         "kernels": bench_kernels(settings["batch_size"], *timing),

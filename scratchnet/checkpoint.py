@@ -57,7 +57,8 @@ def save(path, params, optimizer_state, metadata):
     arrays.update({f"optim/{name}": np.asarray(value) for name, value in optimizer_state.items()})
     for key, value in arrays.items():
         if value.dtype.kind not in "biuf":
-            raise ValueError(f"checkpoint.save: {key!r} has dtype {value.dtype}; only numeric arrays are stored")
+            raise ValueError(f"checkpoint.save: {key!r} has dtype {value.dtype}; "
+                             "only numeric arrays are stored")
     arrays["metadata_json"] = np.array(metadata_json)
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,8 @@ def load(path):
     if unexpected:
         raise not_ours(f"unexpected entries {unexpected}")
     params = {key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")}
-    optimizer_state = {key[len("optim/"):]: value for key, value in arrays.items() if key.startswith("optim/")}
+    optimizer_state = {key[len("optim/"):]: value for key, value in arrays.items()
+                       if key.startswith("optim/")}
     return Checkpoint(params, optimizer_state, metadata)
 
 
@@ -151,6 +153,7 @@ def restore(checkpoint, params, model_name=None):
             f"but model {model_name!r} was asked for"
         )
     saved = checkpoint.params
-    check_same_arrays(saved, params, "checkpoint.restore", "the checkpoint's parameter", "the model's", dtypes=True)
+    check_same_arrays(saved, params, "checkpoint.restore", "the checkpoint's parameter", "the model's",
+                      dtypes=True)
     for name, value in params.items():
         value[...] = saved[name]

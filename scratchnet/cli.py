@@ -55,8 +55,10 @@ def add_config_options(parser, names):
         if name in SMALL:
             shown += f"{', or ' if shown else ' (default '}{SMALL[name]} with --small"
         shown += ")" if shown else ""
-        kind = {"model": str, "lr": float, "momentum": float, "weight_decay": float, "clip": float}.get(name, int)
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, choices=MODEL_NAMES if name == "model" else None,
+        kind = {"model": str, "lr": float, "momentum": float, "weight_decay": float,
+                "clip": float}.get(name, int)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind,
+                            choices=MODEL_NAMES if name == "model" else None,
                             help=field.metadata["help"] + shown)
 
 
@@ -65,8 +67,8 @@ MODEL_OPTIONS = tuple(dict.fromkeys(key for options in DEFAULT_OPTIONS.values() 
 
 def add_model_options(parser, names=MODEL_OPTIONS):
     """``--conv1``, ``--conv2`` (the convolutions' algorithm) and the CNN-LSTM's variants."""
-    group = parser.add_argument_group("the network's options (scratchnet.models; the defaults are the paper's "
-                                      "network)")
+    group = parser.add_argument_group("the network's options (scratchnet.models; the defaults "
+                                      "are the paper's network)")
     helps = {"conv1": "algorithm of the first convolution", "conv2": "algorithm of the second convolution",
              "head": "cnn_lstm: what reads the features: the LSTM, or the CNN's dense layers",
              "reading": "cnn_lstm: how the 64 maps of 6 x 6 become a sequence",
@@ -74,7 +76,8 @@ def add_model_options(parser, names=MODEL_OPTIONS):
              "hidden": "cnn_lstm: the LSTM's hidden size"}
     for name in names:
         defaults = sorted({str(options[name]) for options in DEFAULT_OPTIONS.values() if name in options})
-        group.add_argument(f"--{name}", type=cli_type(name), choices=list(CHOICES[name]) if name in CHOICES else None,
+        group.add_argument(f"--{name}", type=cli_type(name),
+                           choices=list(CHOICES[name]) if name in CHOICES else None,
                            help=f"{helps[name]} (default {', '.join(defaults)})")
 
 

@@ -24,7 +24,8 @@ def main(argv=None):
     parser.add_argument("checkpoint", metavar="RUN", help="a run's folder, or its checkpoint.npz")
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA, "
                                            "else ./datasets)")
-    parser.add_argument("--out", help="folder for confusion.png and evaluation.json (default: the run's folder)")
+    parser.add_argument("--out",
+                        help="folder for confusion.png and evaluation.json (default: the run's folder)")
     args = parser.parse_args(argv)
     path = Path(args.checkpoint)
     path = path / "checkpoint.npz" if path.is_dir() else path
@@ -48,10 +49,12 @@ def main(argv=None):
     for name, accuracy in zip(CLASSES, per_class):
         print(f"  {name:<11s} {accuracy:.3f}")
     report = {"test_accuracy": result["accuracy"], "test_loss": result["loss"], "test_size": len(y_test),
-              "per_class_accuracy": dict(zip(CLASSES, per_class.tolist())), "confusion_matrix": matrix.tolist()}
+              "per_class_accuracy": dict(zip(CLASSES, per_class.tolist())),
+              "confusion_matrix": matrix.tolist()}
     try:
         plot_confusion(matrix, CLASSES, out / "confusion.png",
-                       title=f"{model.name}: test accuracy {result['accuracy']:.3f} on {len(y_test):,} images")
+                       title=f"{model.name}: test accuracy {result['accuracy']:.3f} "
+                             f"on {len(y_test):,} images")
         files.write_json(out / "evaluation.json", report)
     except OSError as error:
         return cli.fail(f"cannot write into {out} ({error}); choose another --out")

@@ -36,7 +36,8 @@ def evaluate(model, images, labels, forward=None):
                 * len(labels[start:start + BATCH]) for start in range(0, len(labels), BATCH))
     predictions = np.argmax(scores, axis=1)
     count = max(len(labels), 1)
-    return {"loss": float(total / count), "accuracy": float(np.mean(predictions == labels)) if len(labels) else 0.0,
+    return {"loss": float(total / count),
+            "accuracy": float(np.mean(predictions == labels)) if len(labels) else 0.0,
             "predictions": predictions}
 
 
@@ -77,8 +78,8 @@ def load_model(path):
         raise ValueError(f"{path}: {error}") from None
     broken = [key for key, value in model.params.items() if not np.isfinite(value).all()]
     if broken:
-        raise ValueError(f"{path}: its weights {', '.join(broken[:3])} hold NaN or infinity (a diverged run); "
-                         "use an earlier checkpoint or train again with a smaller --lr")
+        raise ValueError(f"{path}: its weights {', '.join(broken[:3])} hold NaN or infinity "
+                         "(a diverged run); use an earlier checkpoint or train again with a smaller --lr")
     return model, ckpt
 
 

@@ -42,7 +42,8 @@ def curves(rows):
     """Loss and accuracy per epoch: train, validation and test where each was measured."""
     epochs = [row["epoch"] for row in rows]
     figure = Figure(figsize=(10, 3.6))
-    figure.subplots_adjust(**_TWO_PANELS)  # fixed margins: a third cheaper than a computed layout, every epoch
+    # fixed margins: a third cheaper than a computed layout, every epoch
+    figure.subplots_adjust(**_TWO_PANELS)
     ax_loss, ax_acc = figure.subplots(1, 2)
     for ax, keys, label in ((ax_loss, ("train_loss", "val_loss", None), "cross-entropy loss"),
                             (ax_acc, ("train_accuracy", "val_accuracy", "test_accuracy"), "accuracy")):
@@ -176,15 +177,16 @@ def recurrent_states(labels, states):
         for k in range(N):
             stacked[k * (H + gap):k * (H + gap) + H] = states[name][k].T
         cmap = colormaps[SIGNED if signed else SEQUENTIAL].with_extremes(bad="white")
-        image = ax.imshow(stacked, aspect="auto", interpolation="nearest", cmap=cmap, vmin=-1 if signed else 0,
-                          vmax=1)
+        image = ax.imshow(stacked, aspect="auto", interpolation="nearest", cmap=cmap,
+                          vmin=-1 if signed else 0, vmax=1)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("time step", fontsize=8)
         ax.set_yticks([(H + gap) * k + H / 2 for k in range(N)], labels if ax is axes[0] else [], fontsize=8)
         ax.tick_params(labelsize=7)
         figure.colorbar(image, cax=figure.add_subplot(grid[1, column]), orientation="horizontal",
                         ticks=[-1, 0, 1] if signed else [0, 0.5, 1])
-    figure.suptitle(f"{T} time steps (left to right) by {H} units (top to bottom), for each image", fontsize=10)
+    figure.suptitle(f"{T} time steps (left to right) by {H} units (top to bottom), for each image",
+                    fontsize=10)
     return figure
 
 
@@ -217,7 +219,8 @@ def mistakes(images, true_names, predicted_names, confidences, columns=8):
     """The test images the network gets most confidently wrong, with true and predicted labels."""
     rows = max(1, int(np.ceil(len(images) / columns)))
     figure = Figure(figsize=(columns * 1.35, rows * 1.75))
-    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.75 / (rows * 1.75), wspace=0.15, hspace=0.7)
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.75 / (rows * 1.75),
+                           wspace=0.15, hspace=0.7)
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax in axes:
         ax.set_axis_off()
@@ -236,7 +239,8 @@ def table1(rows):
     ax.bar(positions - 0.2, [row["paper"] for row in rows], 0.4, label="paper", color=VALIDATION)
     means = np.array([row["mean"] for row in rows])
     spread = [means - [row["min"] for row in rows], [row["max"] for row in rows] - means]
-    ax.bar(positions + 0.2, means, 0.4, yerr=spread, capsize=4, label="scratchnet (mean, min-max)", color=TRAIN)
+    ax.bar(positions + 0.2, means, 0.4, yerr=spread, capsize=4, label="scratchnet (mean, min-max)",
+           color=TRAIN)
     ax.set_xticks(positions, labels)
     ax.set(ylabel="CIFAR-10 test accuracy", ylim=(0, 1))
     ax.grid(axis="y", alpha=0.3)

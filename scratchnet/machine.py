@@ -42,7 +42,8 @@ def machine_facts():
     """Cores, processor and BLAS: what a run's speed depends on besides the code."""
     blas = blas_info()
     return {"cores": usable_cores(), "cpu": platform.processor() or platform.machine(),
-            "blas": f"{blas['library']} {blas['version']} ({blas['kernel']} kernel)" if blas["library"] else None}
+            "blas": f"{blas['library']} {blas['version']} ({blas['kernel']} kernel)" if blas["library"]
+                    else None}
 
 
 def timed(fn, repeats, warmup):

@@ -35,8 +35,7 @@ option that applies to the model built (plain JSON values), so that
   ``head``      ``"lstm"``, or ``"dense"``: the CNN's 2304 -> 384 -> 192 -> 10 with ReLUs,
                 on the CNN-LSTM's own layers below it (then the next two options and
                 ``reading`` do not apply);
-  ``readout``   what the last linear layer reads: ``"last"`` (h_T) or ``"mean"`` (the mean
-                of h_1 .. h_T);
+  ``readout``   what the last linear layer reads: ``"last"`` (h_T) or ``"mean"`` (the mean of h_1 .. h_T);
   ``hidden``    the LSTM's hidden size, 128.
 
 Choices the paper leaves unstated, and why we made them:
@@ -130,8 +129,9 @@ class Model:
         """(N, 3, 24, 24) standardised images -> (N, 10) logits."""
         check_input(images, f"model {self.name!r}", "(N, 3, 24, 24)", ndim=4, dtype=self.dtype)
         if images.shape[1:] != IMAGE_SHAPE:
-            raise ValueError(f"model {self.name!r}: got images of shape {images.shape}, wanted (N, 3, 24, 24); "
-                             "crop CIFAR-10's 32 x 32 images with scratchnet.transforms.preprocess_eval(images)")
+            raise ValueError(f"model {self.name!r}: got images of shape {images.shape}, "
+                             "wanted (N, 3, 24, 24); crop CIFAR-10's 32 x 32 images with "
+                             "scratchnet.transforms.preprocess_eval(images)")
         out = images
         for _, layer in self.layers:
             out = layer.forward(out)

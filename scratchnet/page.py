@@ -16,8 +16,10 @@ import struct
 REFRESH_S = 30
 
 STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; color: #1a1a1a; max-width: 1180px; margin: 0 auto; padding: 0 16px 40px; }
-h1 { font-size: 1.5em; margin-top: 0.8em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+body { font: 15px/1.45 system-ui, sans-serif; color: #1a1a1a; max-width: 1180px; margin: 0 auto; \
+padding: 0 16px 40px; }
+h1 { font-size: 1.5em; margin-top: 0.8em; } \
+h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
 nav a { margin-right: 0.9em; } table { border-collapse: collapse; margin: 0.5em 0; }
 td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; } td.number { text-align: right; font-variant-numeric: tabular-nums; }
@@ -59,7 +61,8 @@ def png_size(data):
 
 
 def image(data, alt):
-    """An <img> of PNG bytes, inline, with its size (so the layout, and the scroll position, is known early)."""
+    """An <img> of PNG bytes, inline, with its size
+    (so the layout, and the scroll position, is known early)."""
     width, height = png_size(data)
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     return f'<img src="{uri}" width="{width}" height="{height}" alt="{escape(alt)}">'

@@ -35,7 +35,8 @@ def check_threads(threads):
     """``threads`` as an int between 1 and the number of usable cores, else a ValueError that says so."""
     cores = usable_cores()
     if int(threads) != threads or not 1 <= threads <= cores:
-        raise ValueError(f"--threads {threads}: must be a whole number from 1 to {cores} (the cores of this machine)")
+        raise ValueError(f"--threads {threads}: must be a whole number from 1 to {cores} "
+                         "(the cores of this machine)")
     return int(threads)
 
 
@@ -61,9 +62,11 @@ class DataParallel:
         self.pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
 
     def _map(self, fn, arrays):
-        """``fn(replica, *shard)`` for each shard of the batch ``arrays``, in parallel; the results in order."""
+        """``fn(replica, *shard)`` for each shard of the batch ``arrays``, in parallel;
+        the results in order."""
         bounds = shard_bounds(len(arrays[0]), self.threads)
-        jobs = [(replica, *(a[start:stop] for a in arrays)) for replica, (start, stop) in zip(self.replicas, bounds)]
+        jobs = [(replica, *(a[start:stop] for a in arrays))
+                for replica, (start, stop) in zip(self.replicas, bounds)]
         futures = [self.pool.submit(fn, *job) for job in jobs[1:]]
         try:
             first = fn(*jobs[0])

@@ -39,7 +39,8 @@ def load_picture(path, size=32):
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such image file") from None
     except Image.DecompressionBombError as error:
-        raise ValueError(f"{path}: refused as too large to decode safely ({error}); resize it first") from None
+        raise ValueError(f"{path}: refused as too large to decode safely ({error}); "
+                         "resize it first") from None
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"{path}: not a readable PNG or JPEG image ({error})") from None
     return np.asarray(square, dtype=np.uint8).transpose(2, 0, 1)

@@ -64,10 +64,12 @@ class Config:
         for name in ("epochs", "batch_size", "train_size", "test_size"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and value >= 1):
-                problems.append(f"--{name.replace('_', '-')} must be a whole number of at least 1, got {value}")
+                problems.append(f"--{name.replace('_', '-')} must be a whole number of at least 1, "
+                                f"got {value}")
         for name in ("warmup_steps", "seed"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 0):
-                problems.append(f"--{name.replace('_', '-')} must be a whole number >= 0, got {getattr(self, name)}")
+                problems.append(f"--{name.replace('_', '-')} must be a whole number >= 0, "
+                                f"got {getattr(self, name)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             problems.append(f"--lr must be a positive number, got {self.lr}")
         if not 0 <= self.momentum < 1:
@@ -98,8 +100,8 @@ class Config:
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(saved) - known)
         if unknown:
-            raise ValueError(f"{where} holds options this version of scratchnet does not know ({', '.join(unknown)}); "
-                             "upgrade scratchnet")
+            raise ValueError(f"{where} holds options this version of scratchnet does not know "
+                             f"({', '.join(unknown)}); upgrade scratchnet")
         try:
             return cls(**saved)
         except (TypeError, ValueError) as error:
@@ -108,7 +110,8 @@ class Config:
     def differences(self, other):
         """``["lr: 0.02 here, 0.1 there", ...]`` for every field that differs."""
         return [f"{field.name}: {getattr(self, field.name)!r} here, {getattr(other, field.name)!r} there"
-                for field in dataclasses.fields(self) if getattr(self, field.name) != getattr(other, field.name)]
+                for field in dataclasses.fields(self)
+                if getattr(self, field.name) != getattr(other, field.name)]
 
 
 def small_config(**options):

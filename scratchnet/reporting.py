@@ -27,7 +27,8 @@ from scratchnet.transforms import center_crop, preprocess_eval
 
 MISTAKES = 16  # most confidently wrong test images shown
 MISTAKES_SEARCHED = 1000  # ... out of the first this many wrong ones: the forward pass they need stays short
-SECTIONS = {"run": "The run", "curves": "Loss and accuracy per epoch", "steps": "Learning rate and gradient norm",
+SECTIONS = {"run": "The run", "curves": "Loss and accuracy per epoch",
+            "steps": "Learning rate and gradient norm",
             "filters": "First convolution's filters", "feature-maps": "Feature maps of fixed test images",
             "recurrent": "Recurrent states and gates", "confusion": "Confusion matrix and per-class accuracy",
             "mistakes": "Most confidently wrong", "inside": "What the network learned"}
@@ -55,14 +56,14 @@ def _state_line(run, state):
     if state == "finished":
         return f"Finished: {last} of {planned} epochs."
     if state == "interrupted":
-        return (f"Interrupted in epoch {last + 1} of {planned} (step {run.metadata['step']}), checkpoint saved. "
-                f"Continue with: {resume}")
+        return (f"Interrupted in epoch {last + 1} of {planned} (step {run.metadata['step']}), "
+                f"checkpoint saved. Continue with: {resume}")
     if state == "stale":
         return (f"Not finished, and nothing written for more than {STALE_S // 60} minutes (last at "
                 f"{_utc(run.updated)}, after epoch {last} of {planned}): the trainer has stopped. "
                 f"Continue from the last epoch with: {resume}")
-    return (f"Training: epoch {last} of {planned} done at {_utc(run.updated)}. This page reloads itself every "
-            f"{page.REFRESH_S} s until the run ends.")
+    return (f"Training: epoch {last} of {planned} done at {_utc(run.updated)}. "
+            f"This page reloads itself every {page.REFRESH_S} s until the run ends.")
 
 
 def _facts(run, state):
@@ -71,16 +72,19 @@ def _facts(run, state):
     wall = summary.get("wall_time_s", metadata.get("wall_seconds"))
     seen = sum(row["images_per_s"] * row["seconds"] for row in run.rows if row.get("images_per_s"))
     speed = summary.get("train_images_per_s", seen / max(sum(row["seconds"] or 0 for row in run.rows), 1e-9))
-    accuracy = [f"train {last['train_accuracy']:.2%} on {sizes['train']:,} images (last epoch, augmented crops)"]
+    accuracy = [f"train {last['train_accuracy']:.2%} on {sizes['train']:,} images "
+                "(last epoch, augmented crops)"]
     if last.get("val_accuracy") is not None:
         accuracy.append(f"validation {last['val_accuracy']:.2%} on {sizes['validation']:,} images")
     if "test_accuracy" in summary:
         accuracy.append(f"test {summary['test_accuracy']:.2%} on {sizes['test']:,} images")
     elif last.get("test_accuracy") is not None:
-        accuracy.append(f"test {last['test_accuracy']:.2%} on {sizes['test']:,} images (after epoch {last['epoch']})")
-    pairs = [("model", run.model), ("state", state), ("epochs", f"{last['epoch']} of {run.config.get('epochs')}"),
-             ("accuracy", "; ".join(accuracy)),
-             ("images", f"{sizes['train']:,} training, {sizes['validation']:,} validation, {sizes['test']:,} test"),
+        accuracy.append(f"test {last['test_accuracy']:.2%} on {sizes['test']:,} images "
+                        f"(after epoch {last['epoch']})")
+    pairs = [("model", run.model), ("state", state),
+             ("epochs", f"{last['epoch']} of {run.config.get('epochs')}"), ("accuracy", "; ".join(accuracy)),
+             ("images", f"{sizes['train']:,} training, {sizes['validation']:,} validation, "
+                        f"{sizes['test']:,} test"),
              ("data", summary.get("data")), ("machine", summary.get("machine")),
              ("threads", summary.get("threads", metadata.get("threads"))), ("commit", summary.get("commit")),
              ("wall time", None if wall is None else f"{wall:.0f} s ({wall / 60:.1f} min)"),
@@ -93,15 +97,15 @@ def _facts(run, state):
 
 def _curve_sections(run):
     yield "curves", page.figure(figures.png_bytes(figures.curves(run.rows)),
-                                "Train and validation loss falling together is learning; validation loss rising "
-                                "while train loss falls is overfitting.")
+                                "Train and validation loss falling together is learning; validation loss "
+                                "rising while train loss falls is overfitting.")
     if run.steps is None:
-        yield "steps", page.missing("This run wrote no steps.csv: newer runs record the learning rate and the "
-                                    "gradient norm of every step; train again to see them.")
+        yield "steps", page.missing("This run wrote no steps.csv: newer runs record the learning rate "
+                                    "and the gradient norm of every step; train again to see them.")
     else:
         yield "steps", page.figure(figures.png_bytes(figures.steps(run.steps, run.config.get("clip"))),
-                                   "The learning rate warms up, then decays to zero along a cosine; where the "
-                                   "gradient norm crosses the dashed line, clipping shortened the step.")
+                                   "The learning rate warms up, then decays to zero along a cosine; where "
+                                   "the gradient norm crosses the dashed line, clipping shortened the step.")
 
 
 def _model_sections(model, images, labels, predictions):
@@ -113,14 +117,15 @@ def _model_sections(model, images, labels, predictions):
     if model.name in CONVOLUTIONAL:
         W = dict(model.layers)["conv1"].params["W"]
         yield "filters", page.figure(figures.png_bytes(figures.filters(W)),
-                                     "Learned filters look like coloured edges, stripes and blobs, each stretched "
-                                     "to its own range; a filter that still looks like noise has not learned.")
+                                     "Learned filters look like coloured edges, stripes and blobs, each "
+                                     "stretched to its own range; a filter that still looks like noise "
+                                     "has not learned.")
         maps = []
         for stage, values, signed in activations.feature_maps(model, x_fixed):
-            caption = ("Red where the filter answers positively, blue negatively: each map lights up where its "
-                       "pattern (an edge, a colour) lies in the image." if signed else
-                       "After ReLU, pooling and LRN each map is divided by its neighbours' energy: what stays "
-                       "bright is what this map answers to more than the others.")
+            caption = ("Red where the filter answers positively, blue negatively: each map lights up "
+                       "where its pattern (an edge, a colour) lies in the image." if signed else
+                       "After ReLU, pooling and LRN each map is divided by its neighbours' energy: "
+                       "what stays bright is what this map answers to more than the others.")
             maps.append(page.figure(figures.png_bytes(figures.feature_maps(crops, names, values, stage,
                                                                            signed)), caption))
         yield "feature-maps", "\n".join(maps)
@@ -131,12 +136,14 @@ def _model_sections(model, images, labels, predictions):
         shown = {name: values[name] for name in ("h", "f", "i", "g", "o", "z", "r", "n") if name in values}
         yield "recurrent", page.figure(
             figures.png_bytes(figures.recurrent_states(names, shown)),
-            f"Each column is a time step ({steps}), each row a unit of the {layer}: gates near 1 (yellow) let "
-            "information through and near 0 (dark) hold it back; h is what the last step hands to the classifier.")
+            f"Each column is a time step ({steps}), each row a unit of the {layer}: gates near 1 (yellow) "
+            "let information through and near 0 (dark) hold it back; h is what the last step hands to the "
+            "classifier.")
     matrix = confusion_matrix(labels, predictions, len(CLASSES))
     yield "confusion", page.figure(figures.png_bytes(figures.confusion(matrix, CLASSES)),
-                                   f"Rows are the true classes of {len(labels):,} test images, columns the answers: "
-                                   "a dark cell off the diagonal is a pair of classes the network mixes up.")
+                                   f"Rows are the true classes of {len(labels):,} test images, columns the "
+                                   "answers: a dark cell off the diagonal is a pair of classes the network "
+                                   "mixes up.")
     wrong = np.flatnonzero(predictions != labels)[:MISTAKES_SEARCHED]
     if not len(wrong):
         yield "mistakes", page.missing("The network got every test image right: there is no mistake to show.")
@@ -151,8 +158,9 @@ def _model_sections(model, images, labels, predictions):
     yield "mistakes", page.figure(
         figures.png_bytes(figures.mistakes(images[chosen], [CLASSES[k] for k in labels[chosen]],
                                            [CLASSES[k] for k in said[order]], confidence[order])),
-        f"The wrong answers the network was surest of (among its first {MISTAKES_SEARCHED:,} mistakes on the "
-        "test set): often an unusual view, a confusing background, or an image a person would hesitate over too.")
+        f"The wrong answers the network was surest of (among its first {MISTAKES_SEARCHED:,} mistakes "
+        "on the test set): often an unusual view, a confusing background, or an image a person "
+        "would hesitate over too.")
 
 
 def _test_set(run, data_dir):
@@ -186,9 +194,11 @@ def write_report(run_folder, *, model=None, test_images=None, test_labels=None, 
         if predictions is None:
             predictions = evaluate(model, test_images, test_labels)["predictions"]
         with threadpool_limits(1):  # as in training: a second BLAS thread slowed small products on busy cores
-            sections.update(_model_sections(model, test_images, np.asarray(test_labels), np.asarray(predictions)))
+            sections.update(_model_sections(model, test_images, np.asarray(test_labels),
+                                            np.asarray(predictions)))
     else:
-        why = (f"They are drawn at the end of training; draw them now with: python -m scratchnet.report {run.folder}"
+        why = (f"They are drawn at the end of training; draw them now with: "
+               f"python -m scratchnet.report {run.folder}"
                if has_model else f"They need the run's {CHECKPOINT}, which this folder does not hold "
                                  "(committed runs keep only their metrics): train the run to see them.")
         sections["inside"] = page.missing("The filters, feature maps, recurrent gates, confusion matrix and "
@@ -196,8 +206,8 @@ def write_report(run_folder, *, model=None, test_images=None, test_labels=None, 
     title = f"{run.model}: {run.folder.name}"
     nav = " ".join(f'<a href="#{key}">{page.escape(SECTIONS[key])}</a>' for key in sections)
     body = [f"<h1>{page.escape(title)}</h1>", f'<p class="state">{page.escape(_state_line(run, state))}</p>',
-            '<p id="stale" class="missing" hidden>Nothing new for 10 minutes: the trainer has stopped, and this '
-            "page no longer reloads.</p>" if state == "running" else "", f"<nav>{nav}</nav>"]
+            '<p id="stale" class="missing" hidden>Nothing new for 10 minutes: the trainer has stopped, '
+            "and this page no longer reloads.</p>" if state == "running" else "", f"<nav>{nav}</nav>"]
     body += [page.section(key, SECTIONS[key], content) for key, content in sections.items()]
     until = (run.updated + STALE_S) * 1000 if state == "running" else None
     path = run.folder / REPORT
@@ -245,15 +255,16 @@ def write_index(out, rows, runs_folder):
     run_table = "<table><tr>" + "".join(f"<th>{name}</th>" for name in ("run", "model", "seed", "state",
                                                                           "test accuracy", "page")) + "</tr>"
     run_table += "".join("<tr>" + "".join(f"<td>{cell if k == 5 else page.escape(cell)}</td>"
-                                          for k, cell in enumerate(line)) + "</tr>" for line in runs) + "</table>"
+                                          for k, cell in enumerate(line)) + "</tr>"
+                         for line in runs) + "</table>"
     body = ["<h1>Table 1 of the paper, re-run with scratchnet</h1>",
             page.section("table1", "Test accuracy on CIFAR-10: the paper and scratchnet", page.table(
                 table, header, numeric=(1, 2, 4, 6)) + page.figure(
                 chart, "Where an orange bar (the paper) stands above its blue neighbour (ours), the paper "
                        "reports more than we reach; the whiskers span our seeds.")),
             page.section("curves", "Test accuracy of every run, epoch by epoch", page.figure(
-                curves, "A curve still climbing at its last epoch would gain from a longer budget; seeds of one "
-                        "model lying on top of each other mean the gap between models is not luck.")),
+                curves, "A curve still climbing at its last epoch would gain from a longer budget; seeds "
+                        "of one model lying on top of each other mean the gap between models is not luck.")),
             page.section("runs", "Every run", run_table)]
     path = out / "index.html"
     write_text(path, page.document("scratchnet: Table 1", "\n".join(body)))

@@ -48,10 +48,11 @@ def train_one(config, folder, cifar, label, runs_after, threads, facts):
     def report(trainer, row):
         # only this run's time is estimated: the other rows train at other speeds
         left = trainer.wall_seconds / trainer.epoch * (config.epochs - trainer.epoch)
-        after = f"{runs_after} more run{'s' * (runs_after != 1)} to train after it" if runs_after else "the last run"
+        after = (f"{runs_after} more run{'s' * (runs_after != 1)} to train after it" if runs_after
+                 else "the last run")
         print(f"{label}: epoch {row['epoch']}/{config.epochs}, train accuracy {row['train_accuracy']:.3f}, "
-              f"test accuracy {row['test_accuracy']:.3f}, about {left / 60:.0f} min left in this run, {after}",
-              flush=True)
+              f"test accuracy {row['test_accuracy']:.3f}, about {left / 60:.0f} min left in this run, "
+              f"{after}", flush=True)
 
     def request_stop(signum, frame):
         trainer.stop_requested = True
@@ -68,15 +69,17 @@ def train_one(config, folder, cifar, label, runs_after, threads, facts):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m scratchnet.reproduce",
-        description="Train every row of the paper's Table 1 with the same recipe and epochs, over several seeds, "
-                    "and write the table beside the paper's figures. Re-running resumes where it stopped.")
+        description="Train every row of the paper's Table 1 with the same recipe and epochs, "
+                    "over several seeds, and write the table beside the paper's figures. "
+                    "Re-running resumes where it stopped.")
     parser.add_argument("--models", nargs="+", choices=list(PAPER), default=list(PAPER), help="rows to run")
     parser.add_argument("--seeds", nargs="+", type=int,
                         help="seeds for every row (default: 0 1 2 for cnn_lstm and cnn, 0 for the others)")
     parser.add_argument("--epochs", type=cli.positive_int,
                         help=f"epochs for every row (default {DEFAULT_EPOCHS}, 1 with --small)")
     parser.add_argument("--small", action="store_true",
-                        help=f"a quick version: {SMALL['train_size']:,} training and {SMALL['test_size']:,} test images")
+                        help=f"a quick version: {SMALL['train_size']:,} training and "
+                             f"{SMALL['test_size']:,} test images")
     parser.add_argument("--study", action="store_true",
                         help="run the study of why the CNN-LSTM loses to the CNN (scratchnet.study) instead "
                              f"of Table 1; writes {study.DEFAULT_OUT}/")
@@ -86,8 +89,8 @@ def main(argv=None):
                              "replaces the rule that adds seeds, and --epochs is the baselines' budget")
     parser.add_argument("--out", help="folder for table1.md/.json/.png and curves.png (default: results; "
                                       f"with --study {study.DEFAULT_OUT}, or runs/study-small with --small)")
-    parser.add_argument("--runs", help=f"folder for each run's checkpoint and metrics (default: {DEFAULT_RUNS}, or "
-                                       "runs/table1-small with --small)")
+    parser.add_argument("--runs", help=f"folder for each run's checkpoint and metrics "
+                                       f"(default: {DEFAULT_RUNS}, or runs/table1-small with --small)")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: write the table from the runs finished so far (needs no data)")
     parser.add_argument("--threads", type=cli.positive_int,
@@ -136,7 +139,8 @@ def main(argv=None):
         label = f"[run {k + 1}/{len(plan)}] {model} seed {seed}"
         folder = RunFolder(run_folder(runs, model, seed))
         if folder.summary.is_file():
-            print(f"{label}: finished earlier, skipped" if not args.report_only else f"{label}: finished", flush=True)
+            print(f"{label}: finished earlier, skipped" if not args.report_only else f"{label}: finished",
+                  flush=True)
             try:
                 summaries.setdefault(model, []).append(json.loads(folder.summary.read_text()))
             except ValueError as error:
@@ -148,7 +152,8 @@ def main(argv=None):
         config = (study.run_config if args.study else run_config)(model, seed, epochs, args.small)
         try:
             with folder.lock():
-                summary = train_one(config, folder, cifar, label, runs_after=len(unfinished(plan[k + 1:], runs)),
+                summary = train_one(config, folder, cifar, label,
+                                    runs_after=len(unfinished(plan[k + 1:], runs)),
                                     threads=args.threads or default_threads(config.model, usable_cores()),
                                     facts=facts)
         except Interrupted as stop:

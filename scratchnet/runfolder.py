@@ -50,7 +50,8 @@ class Run:
 
     @property
     def model(self):
-        return (self.summary or {}).get("model") or (self.metadata or {}).get("model") or self.config.get("model")
+        return ((self.summary or {}).get("model") or (self.metadata or {}).get("model")
+                or self.config.get("model"))
 
     def state(self, now=None):
         if self.summary is not None:
@@ -90,7 +91,8 @@ def read_run(folder):
         raise ValueError(f"{folder} is not a folder; {how}")
     present = [name for name in (CHECKPOINT, METRICS, SUMMARY) if (folder / name).is_file()]
     if not present:
-        raise ValueError(f"{folder} is not a run folder: it holds none of {CHECKPOINT}, {METRICS}, {SUMMARY}; {how}")
+        raise ValueError(f"{folder} is not a run folder: it holds none of {CHECKPOINT}, {METRICS}, "
+                         f"{SUMMARY}; {how}")
     metadata = checkpoint.load(folder / CHECKPOINT).metadata if CHECKPOINT in present else None
     summary = json.loads((folder / SUMMARY).read_text()) if SUMMARY in present else None
     try:
@@ -99,7 +101,8 @@ def read_run(folder):
     except (ValueError, csv.Error) as error:
         raise ValueError(f"{folder}: a CSV file is damaged ({error}); train the run again") from None
     if not rows:
-        raise ValueError(f"{folder} holds a run with no finished epoch yet; its report is written after the first")
+        raise ValueError(f"{folder} holds a run with no finished epoch yet; "
+                         "its report is written after the first")
     updated = max((folder / name).stat().st_mtime for name in (*present, STEPS) if (folder / name).is_file())
     return Run(folder, rows, steps or None, summary, metadata, updated)
 

@@ -73,8 +73,8 @@ class RunFolder:
             except FileExistsError:
                 owner = _pid_in(path)
                 if owner is not None and files.process_alive(owner):
-                    raise ValueError(f"{self.path} is being written by another process (PID {owner}); wait for it "
-                                     "to finish or stop it, or choose another --out") from None
+                    raise ValueError(f"{self.path} is being written by another process (PID {owner}); "
+                                     "wait for it to finish or stop it, or choose another --out") from None
                 path.unlink(missing_ok=True)  # its process is gone
         else:
             raise ValueError(f"cannot take the lock {path}; remove it if no run is writing into {self.path}")
@@ -92,7 +92,8 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         metadata = {"model": trainer.config.model, "dtype": str(trainer.model.dtype),
                     "config": dataclasses.asdict(trainer.config), "model_options": trainer.model.options,
-                    "normalisation": {"crop": CROP, "train": "random crop + horizontal flip", "test": "centre crop",
+                    "normalisation": {"crop": CROP, "train": "random crop + horizontal flip",
+                                      "test": "centre crop",
                                       "standardise": "per image: (x - mean) / max(std, 1/sqrt(n))"},
                     **trainer.state()}
         for stale in ("evaluation.json", "confusion.png"):  # they describe an older checkpoint: gone first
@@ -129,8 +130,8 @@ class RunFolder:
         saved = Config.from_dict(ckpt.metadata.get("config"), self.checkpoint)
         if saved != trainer.config:
             raise ValueError(f"{self.checkpoint} was trained with other options "
-                             f"({'; '.join(saved.differences(trainer.config))}); resume with the same options, "
-                             "or start a new run in another --out folder")
+                             f"({'; '.join(saved.differences(trainer.config))}); "
+                             "resume with the same options, or start a new run in another --out folder")
         _check_state(ckpt.metadata, self.checkpoint, trainer)
         arrays = {**ckpt.params, **ckpt.optimizer_state}
         broken = [name for name, value in arrays.items() if not np.isfinite(value).all()]
@@ -232,8 +233,8 @@ def _check_state(metadata, path, trainer):
          and all(row_ok(row) for row in metadata["history"])),
     ] if not ok]
     if problems:
-        raise ValueError(f"{path} is damaged: its {', '.join(problems)} cannot be where a run of these options "
-                         "stands; resume from another copy or start a new run")
+        raise ValueError(f"{path} is damaged: its {', '.join(problems)} cannot be where a run of these "
+                         "options stands; resume from another copy or start a new run")
 
 
 def _csv(fields, rows):

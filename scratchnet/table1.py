@@ -40,11 +40,13 @@ def run_folder(runs, model, seed):
 
 def unfinished(plan, runs):
     """The (model, seed) pairs of ``plan`` without a finished run (a summary.json) in ``runs``."""
-    return [(model, seed) for model, seed in plan if not (run_folder(runs, model, seed) / "summary.json").is_file()]
+    return [(model, seed) for model, seed in plan
+            if not (run_folder(runs, model, seed) / "summary.json").is_file()]
 
 
 def summarise(summaries):
-    """Per model: mean, spread (min..max and std), seeds, epochs, time, speed, and where the runs came from."""
+    """Per model: mean, spread (min..max and std), seeds, epochs, time, speed,
+    and where the runs came from."""
     rows = {}
     for model, runs in summaries.items():
         accuracies = np.array([run["test_accuracy"] for run in runs])
@@ -98,7 +100,8 @@ def _chart(rows, path):
            yerr=[[row["mean"] - row["min"] for row in rows.values()],
                  [row["max"] - row["mean"] for row in rows.values()]], capsize=4)
     ax.set_xticks(positions, [row["label"] for row in rows.values()])
-    ax.set(ylabel="CIFAR-10 test accuracy", ylim=(0, 1), title="Table 1: the paper's figures and ours (bars: min-max)")
+    ax.set(ylabel="CIFAR-10 test accuracy", ylim=(0, 1),
+           title="Table 1: the paper's figures and ours (bars: min-max)")
     ax.legend()
     fig.tight_layout()
     files.save_figure(fig, path)
@@ -109,7 +112,8 @@ def _curves(rows, path):
     ax = fig.subplots()
     for (model, row), color in zip(rows.items(), matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]):
         for k, curve in enumerate(row["curves"]):
-            ax.plot(range(1, len(curve) + 1), curve, color=color, alpha=0.8, label=row["label"] if k == 0 else None)
+            ax.plot(range(1, len(curve) + 1), curve, color=color, alpha=0.8,
+                    label=row["label"] if k == 0 else None)
     ax.set(xlabel="epoch", ylabel="test accuracy", title="test accuracy of every run", ylim=(0, 1))
     ax.grid(alpha=0.3)
     ax.legend()

@@ -21,8 +21,8 @@ from scratchnet.recipe import SMALL, default_threads
 from scratchnet.runs import RunFolder, train
 from scratchnet.trainer import Diverged, Interrupted, Trainer, split_data
 
-OPTIONS = ("model", "epochs", "batch_size", "lr", "momentum", "weight_decay", "clip", "val_size", "train_size",
-           "test_size", "seed")
+OPTIONS = ("model", "epochs", "batch_size", "lr", "momentum", "weight_decay", "clip", "val_size",
+           "train_size", "test_size", "seed")
 
 
 def build_parser():
@@ -31,20 +31,24 @@ def build_parser():
         description="Train a model of the paper's Table 1 on CIFAR-10 with SGD (momentum, weight decay, "
                     "gradient clipping, warm-up then cosine decay). The defaults are the paper's set-up.")
     parser.add_argument("--small", action="store_true",
-                        help=f"a quick run: {SMALL['train_size']:,} training and {SMALL['test_size']:,} test images, "
-                             f"{SMALL['epochs']} epochs (about a minute on two cores)")
+                        help=f"a quick run: {SMALL['train_size']:,} training and "
+                             f"{SMALL['test_size']:,} test images, {SMALL['epochs']} epochs "
+                             "(about a minute on two cores)")
     cli.add_config_options(parser, OPTIONS)
     cli.add_model_options(parser)
     parser.add_argument("--threads", type=cli.positive_int,
-                        help="threads to split each batch across (default: every core; one for lstm and gru, which "
-                             "gain nothing from more). Results depend on it only in the last bits")
+                        help="threads to split each batch across (default: every core; one for lstm and gru, "
+                             "which gain nothing from more). Results depend on it only in the last bits")
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA, "
                                            "else ./datasets, where CIFAR-10 is downloaded when missing)")
     parser.add_argument("--out", help="folder for the run's files (default: runs/MODEL[-small]-seedS)")
-    parser.add_argument("--resume", metavar="RUN", help="continue the run saved in this folder (or its checkpoint.npz)")
-    parser.add_argument("--overwrite", action="store_true", help="delete the run already in --out and start afresh")
+    parser.add_argument("--resume", metavar="RUN",
+                        help="continue the run saved in this folder (or its checkpoint.npz)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete the run already in --out and start afresh")
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars (the per-epoch lines stay)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (the per-epoch lines stay)")
     # test-only: behave as if Ctrl-C came right after this many steps
     parser.add_argument("--stop-after-steps", type=cli.positive_int, help=argparse.SUPPRESS)
     return parser
@@ -57,12 +61,13 @@ def resumed_config(args, folder):
     conflicts = [f"--{name.replace('_', '-')} {value} (the checkpoint has {getattr(saved, name)})"
                  for name, value in asked.items() if getattr(saved, name) != value]
     conflicts += [f"--{name} {value} (the checkpoint has {saved.model_options.get(name)})"
-                  for name, value in cli.model_options(args).items() if saved.model_options.get(name) != value]
+                  for name, value in cli.model_options(args).items()
+                  if saved.model_options.get(name) != value]
     if args.small and not saved.small:
         conflicts.append("--small (the run was not a --small run)")
     if conflicts:
-        raise ValueError(f"--resume continues a run with its own options; these differ: {', '.join(conflicts)}. "
-                         "Drop them, or start a new run in another --out folder")
+        raise ValueError(f"--resume continues a run with its own options; these differ: "
+                         f"{', '.join(conflicts)}. Drop them, or start a new run in another --out folder")
     return saved
 
 
@@ -77,7 +82,8 @@ def main(argv=None):
             resume = Path(args.resume)
             folder = RunFolder(resume.parent if resume.name.endswith(".npz") else resume)
             if not folder.checkpoint.is_file():
-                return cli.fail(f"--resume {args.resume}: no {folder.checkpoint.name} there; name a run's folder")
+                return cli.fail(f"--resume {args.resume}: no {folder.checkpoint.name} there; "
+                                "name a run's folder")
             config = resumed_config(args, folder)
             out = folder.path
         else:
@@ -91,7 +97,8 @@ def main(argv=None):
         print(f"{out} is a finished run (its results are in {folder.summary}); nothing to resume")
         return 0
     if not args.resume and folder.holds_run() and not args.overwrite:
-        return cli.fail(f"{out} already holds a run. Continue it with: python -m scratchnet.train --resume {out}  "
+        return cli.fail(f"{out} already holds a run. "
+                        f"Continue it with: python -m scratchnet.train --resume {out}  "
                         f"or start afresh with --overwrite, or choose another --out")
     if out.exists() and not out.is_dir():
         return cli.fail(f"--out {out} is a file, not a folder; choose another --out")
@@ -135,20 +142,22 @@ def start(folder, config, args, threads):
 
 def run(trainer, folder, args, facts):
     config = trainer.config
-    print(f"training {config.model} on {len(trainer.data.y_train):,} images ({len(trainer.data.y_val):,} held out "
-          f"for validation), {config.epochs} epochs of {trainer.steps_per_epoch} steps; output in {folder.path}")
+    print(f"training {config.model} on {len(trainer.data.y_train):,} images "
+          f"({len(trainer.data.y_val):,} held out for validation), "
+          f"{config.epochs} epochs of {trainer.steps_per_epoch} steps; output in {folder.path}")
     print("compiling kernels (first run only) ...", flush=True)
     bars = {}
 
     def on_step(trainer):
         bar = bars.get(trainer.epoch)
         if bar is None:
-            bar = bars[trainer.epoch] = tqdm(total=trainer.steps_per_epoch, initial=trainer.step - 1, unit="batch",
-                                             desc=f"epoch {trainer.epoch + 1}/{config.epochs}", dynamic_ncols=True,
-                                             disable=args.no_progress)
+            bar = bars[trainer.epoch] = tqdm(total=trainer.steps_per_epoch, initial=trainer.step - 1,
+                                             unit="batch", desc=f"epoch {trainer.epoch + 1}/{config.epochs}",
+                                             dynamic_ncols=True, disable=args.no_progress)
         bar.update(1)
         sums = trainer.sums
-        bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}", acc=f"{sums['correct'] / sums['seen']:.3f}",
+        bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}",
+                        acc=f"{sums['correct'] / sums['seen']:.3f}",
                         img_s=f"{sums['seen'] / sums['seconds']:.0f}")
 
     def on_epoch_end(trainer, row):
@@ -169,7 +178,8 @@ def run(trainer, folder, args, facts):
         summary = train(trainer, folder, on_step=on_step, on_epoch_end=on_epoch_end,
                         stop_after_steps=args.stop_after_steps, facts=facts)
     except Interrupted as stop:
-        print(f"{stop}; saved. Continue with: python -m scratchnet.train --resume {folder.path}", file=sys.stderr)
+        print(f"{stop}; saved. Continue with: python -m scratchnet.train --resume {folder.path}",
+              file=sys.stderr)
         return 130
     except Diverged as error:
         saved = f"the last good checkpoint is {folder.checkpoint}" if folder.checkpoint.is_file() else \
@@ -177,8 +187,9 @@ def run(trainer, folder, args, facts):
         print(f"error: {error}; {saved}. Try a smaller --lr or --clip.", file=sys.stderr)
         return 1
     except OSError as error:  # a full disk or a folder made read-only while training
-        return cli.fail(f"cannot write the run's files in {folder.path} ({error}); free space or fix the folder, "
-                        f"then: python -m scratchnet.train --resume {folder.path}")
+        return cli.fail(f"cannot write the run's files in {folder.path} ({error}); "
+                        f"free space or fix the folder, then: "
+                        f"python -m scratchnet.train --resume {folder.path}")
     finally:
         for bar in bars.values():
             bar.close()

@@ -32,7 +32,8 @@ from scratchnet.transforms import CROP, random_crop_flip, standardize, train_val
 
 # Purposes of the derived random generators
 SPLIT, INIT, SHUFFLE, AUGMENT = 0, 1, 2, 3
-RANDOM_SCHEME = "numpy default_rng([seed, purpose, epoch, step]): purpose 0 split, 1 init, 2 shuffle, 3 augment"
+RANDOM_SCHEME = ("numpy default_rng([seed, purpose, epoch, step]): "
+                 "purpose 0 split, 1 init, 2 shuffle, 3 augment")
 
 
 class Data(NamedTuple):
@@ -105,12 +106,14 @@ class Trainer:
         grads = self.model.grads
         norm = clip_grad_norm(grads, self.config.clip) if math.isfinite(loss) else float("nan")
         if not math.isfinite(norm):  # a finite loss can still have an infinite gradient: never apply it
-            what = f"the loss became {loss}" if not math.isfinite(loss) else f"the gradient's norm became {norm}"
+            what = (f"the loss became {loss}" if not math.isfinite(loss)
+                    else f"the gradient's norm became {norm}")
             raise Diverged(f"{what} at epoch {self.epoch + 1}, step {self.step + 1}{detail}")
         lr = self.schedule(global_step)
         self.optimizer.step(grads, lr=lr)
         if not all(np.isfinite(w).all() for w in self.model.params.values()):  # a finite step can overflow
-            raise Diverged(f"the weights overflowed to infinity at epoch {self.epoch + 1}, step {self.step + 1}")
+            raise Diverged(f"the weights overflowed to infinity at epoch {self.epoch + 1}, "
+                           f"step {self.step + 1}")
         self.step_log.append({"step": global_step, "lr": lr, "loss": loss, "grad_norm": norm})
         return loss, int(np.sum(np.argmax(logits, axis=1) == y))
 

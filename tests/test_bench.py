@@ -12,8 +12,8 @@ from scratchnet import bench
 LAYERS = ["conv1", "pool1", "relu1", "lrn", "conv2", "conv2_im2col", "pool2", "relu2", "lstm", "fc"]
 THREADS = min(2, os.cpu_count() or 1)  # the step is also timed split across two threads where there are two
 KERNELS = ["im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
-           "avg_pool_backward", "lrn_s", "lrn_dx", "winograd_input", "winograd_output", "winograd_output_adjoint",
-           "winograd_input_adjoint"]
+           "avg_pool_backward", "lrn_s", "lrn_dx", "winograd_input", "winograd_output",
+           "winograd_output_adjoint", "winograd_input_adjoint"]
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,8 @@ def quick_run(tmp_path_factory):
     history = tmp_path_factory.mktemp("bench") / "history.jsonl"
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        argv = ["--quick", "--models", "cnn_lstm", "--threads", str(THREADS), "--json", "--append", str(history)]
+        argv = ["--quick", "--models", "cnn_lstm", "--threads", str(THREADS), "--json",
+                "--append", str(history)]
         assert bench.main(argv) == 0
     lines = printed.getvalue().splitlines()
     assert len(lines) == 1, "--json prints exactly one line"
@@ -43,7 +44,8 @@ def test_json_line_has_every_figure(quick_run):
     assert step["mflop_per_img"] == pytest.approx(125.492736)  # hand count below
     one_thread = result["train_step_1_thread"]["cnn_lstm"]
     assert one_thread["mflop_per_img"] == step["mflop_per_img"]
-    assert result["speedup_vs_1_thread"]["cnn_lstm"] == pytest.approx(step["img_per_s"] / one_thread["img_per_s"])
+    assert result["speedup_vs_1_thread"]["cnn_lstm"] == pytest.approx(step["img_per_s"]
+                                                                       / one_thread["img_per_s"])
     # the ceiling of N threads is N one-core peaks
     assert step["share_of_peak"] == pytest.approx(step["gflops"] / (THREADS * result["gemm_peak_gflops"]))
 

@@ -36,7 +36,8 @@ def test_a_legacy_checkpoint_rebuilds_the_network_it_was_trained_with():
 
 def test_a_legacy_checkpoint_resumes_bit_identically(tmp_path, cifar_root, capsys):
     run = legacy_run(tmp_path / "run")
-    argv = ["--resume", str(run), "--threads", "1", "--no-progress", "--data-dir", str(cifar_root), "--no-download"]
+    argv = ["--resume", str(run), "--threads", "1", "--no-progress", "--data-dir", str(cifar_root),
+            "--no-download"]
     assert train.main(argv) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["test_loss"] == TEST_LOSS_AFTER_RESUMING and summary["epochs"] == 2

@@ -48,7 +48,8 @@ def test_missing_folder_says_where_it_looked_and_how_to_get_the_data(tmp_path):
         load_cifar10(tmp_path)
     message = str(info.value)
     assert f"{tmp_path / FOLDER}/ does not exist" in message and CIFAR10_URL in message
-    assert "163 MB" in message and "MD5 c58f30108f718f92721af3b95e74349a" in message and "--data-dir" in message
+    assert ("163 MB" in message and "MD5 c58f30108f718f92721af3b95e74349a" in message
+            and "--data-dir" in message)
     assert "shared" not in message and "\n" not in message
 
 

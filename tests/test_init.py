@@ -19,7 +19,8 @@ def test_glorot_uniform_is_bounded_with_variance_two_over_fans():
     assert w.var() == pytest.approx(limit**2 / 3, rel=0.02)  # Uniform(-a, a) has variance a^2 / 3
 
 
-@pytest.mark.parametrize("draw", [lambda rng: he_normal((3, 4), 4, rng), lambda rng: glorot_uniform((3, 4), 4, 3, rng)])
+@pytest.mark.parametrize("draw", [lambda rng: he_normal((3, 4), 4, rng),
+                                  lambda rng: glorot_uniform((3, 4), 4, 3, rng)])
 def test_same_generator_same_weights_in_the_dtype_asked(draw):
     a, b = draw(np.random.default_rng(7)), draw(np.random.default_rng(7))
     assert np.array_equal(a, b) and a.dtype == np.float32

@@ -72,7 +72,8 @@ STALE = re.compile(r"\bissue \d+|\.\./shared|\bcommit [0-9a-f]{7,40}\b|\bat [0-9
 
 
 def test_no_tracker_numbers_commit_hashes_or_test_machine_paths():
-    places = [*MODULES, *sorted((ROOT / "tests").glob("*.py")), ROOT / "README.md", ROOT / "lessons" / "README.md"]
+    places = [*MODULES, *sorted((ROOT / "tests").glob("*.py")), ROOT / "README.md",
+              ROOT / "lessons" / "README.md"]
     for path in places:
         if path != Path(__file__).resolve():
             found = STALE.findall(path.read_text())

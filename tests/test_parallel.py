@@ -54,7 +54,8 @@ def test_data_parallel_with_one_thread_is_the_plain_model():
 def test_forward_splits_and_concatenates_in_order():
     model = build_model("cnn_lstm", rng=np.random.default_rng(4), dtype=np.float64)
     images = np.random.default_rng(5).standard_normal((7, 3, 24, 24))
-    np.testing.assert_allclose(DataParallel(model, threads=2).forward(images), model.forward(images), rtol=1e-12)
+    np.testing.assert_allclose(DataParallel(model, threads=2).forward(images), model.forward(images),
+                               rtol=1e-12)
 
 
 def test_replica_shares_parameters_but_not_gradients():

@@ -14,7 +14,8 @@ def test_confusion_matrix_counts_true_rows_against_predicted_columns():
 
 
 def test_pictures_are_pngs_and_the_same_bytes_twice(tmp_path):
-    rows = [{"epoch": e, "train_loss": 2.0 / e, "train_accuracy": 0.3 * e, "val_loss": None, "val_accuracy": None}
+    rows = [{"epoch": e, "train_loss": 2.0 / e, "train_accuracy": 0.3 * e, "val_loss": None,
+             "val_accuracy": None}
             for e in (1, 2)]
     for name in ("a", "b"):
         plot_history(rows, tmp_path / f"{name}-curves.png", title="test")

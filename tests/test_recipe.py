@@ -28,7 +28,8 @@ def test_small_preset_and_overrides():
     ({"seed": -1}, "--seed must be a whole number >= 0"),
     ({"momentum": 1.0}, "--momentum must be in [0, 1)"),
     ({"val_size": 50000}, "--val-size must be a whole number in [0, 50000)"),
-    ({"model": "lstm", "model_options": {"conv1": "direct"}}, "option 'conv1' does not apply to model 'lstm'"),
+    ({"model": "lstm", "model_options": {"conv1": "direct"}},
+     "option 'conv1' does not apply to model 'lstm'"),
     ({"model_options": {"reading": "spiral"}}, "choose one of maps, positions, rows"),
 ])
 def test_bad_options_are_named(options, message):
@@ -39,7 +40,8 @@ def test_bad_options_are_named(options, message):
 def test_a_stored_config_comes_back_equal_and_legacy_ones_get_their_algorithms():
     config = Config(model="cnn", model_options={"conv2": "direct"}, seed=3)
     assert Config.from_dict(dataclasses.asdict(config), "x") == config
-    old = {key: value for key, value in dataclasses.asdict(Config(model="cnn")).items() if key != "model_options"}
+    old = {key: value for key, value in dataclasses.asdict(Config(model="cnn")).items()
+           if key != "model_options"}
     assert Config.from_dict(old, "x").model_options == LEGACY_OPTIONS["cnn"]
 
 

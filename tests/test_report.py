@@ -13,7 +13,8 @@ from scratchnet.recipe import Config
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory, cifar_root):
     folder = tmp_path_factory.mktemp("run")
-    config = Config(model="gru", epochs=1, batch_size=32, train_size=32, val_size=0, test_size=50, warmup_steps=0)
+    config = Config(model="gru", epochs=1, batch_size=32, train_size=32, val_size=0, test_size=50,
+                    warmup_steps=0)
     train_tiny(config, folder, cifar_root)
     return folder
 

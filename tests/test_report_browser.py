@@ -32,7 +32,8 @@ RUN_SECTIONS = ("run", "curves", "steps", "filters", "feature-maps", "recurrent"
 def browser():
     found = next((path for path in map(shutil.which, BROWSERS) if path), None)
     if found is None:
-        reason = f"no Chromium found (looked for {', '.join(BROWSERS)}); apt-get install chromium-headless-shell"
+        reason = (f"no Chromium found (looked for {', '.join(BROWSERS)}); "
+                  "apt-get install chromium-headless-shell")
         if os.environ.get("SCRATCHNET_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{reason}: SCRATCHNET_REQUIRE_BROWSER=1 requires it")
         pytest.skip(reason)
@@ -43,7 +44,8 @@ def chromium(browser, tmp_path, page, *options, timeout=120):
     """Run headless Chromium on a local page; returns its standard output."""
     command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                f"--user-data-dir={tmp_path / 'profile'}", *options, page.as_uri()]
-    # its own process group: Debian's chromium commands are shell wrappers, and a timeout must stop the browser too
+    # its own process group: Debian's chromium commands are shell wrappers,
+    # and a timeout must stop the browser too
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     try:

@@ -46,7 +46,8 @@ def sections(text):
 
 
 def assert_self_contained(text):
-    """Nothing the page loads comes from outside it: every src/href is data:, a fragment or a relative link."""
+    """Nothing the page loads comes from outside it:
+    every src/href is data:, a fragment or a relative link."""
     for attribute, value in re.findall(r'\b(src|href)\s*=\s*"([^"]*)"', text):
         scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", value)
         assert scheme is None or scheme.group(1) == "data", f"{attribute}={value[:60]}"
@@ -74,8 +75,8 @@ def test_facts_and_curves_page_says_what_is_missing(tiny, tmp_path):
 def test_full_report_shows_what_the_network_learned(tiny):
     folder, trainer = tiny
     predictions = evaluate(trainer.model, trainer.data.x_test, trainer.data.y_test)["predictions"]
-    path = write_report(folder, model=trainer.model, test_images=trainer.data.x_test, test_labels=trainer.data.y_test,
-                        predictions=predictions)
+    path = write_report(folder, model=trainer.model, test_images=trainer.data.x_test,
+                        test_labels=trainer.data.y_test, predictions=predictions)
     text = path.read_text()
     assert sections(text) == ["run", "curves", "steps", *MODEL_SECTIONS]
     assert path.stat().st_size < 3e6
@@ -85,8 +86,8 @@ def test_full_report_shows_what_the_network_learned(tiny):
     assert text.count("<figcaption>") == 9
     assert "true classes of 100 test images" in text
     # written again from the same arrays: the same bytes
-    assert write_report(folder, model=trainer.model, test_images=trainer.data.x_test, test_labels=trainer.data.y_test,
-                        predictions=predictions).read_text() == text
+    assert write_report(folder, model=trainer.model, test_images=trainer.data.x_test,
+                        test_labels=trainer.data.y_test, predictions=predictions).read_text() == text
 
 
 @pytest.mark.slow
@@ -95,8 +96,8 @@ def test_full_report_rebuilds_the_model_and_test_set_from_the_run(tiny, cifar_ro
     # same predictions (computed, as this run saved none), so the same page as from the trainer's arrays
     folder, trainer = tiny
     predictions = evaluate(trainer.model, trainer.data.x_test, trainer.data.y_test)["predictions"]
-    expected = write_report(folder, model=trainer.model, test_images=trainer.data.x_test, test_labels=trainer.data.y_test,
-                            predictions=predictions).read_text()
+    expected = write_report(folder, model=trainer.model, test_images=trainer.data.x_test,
+                            test_labels=trainer.data.y_test, predictions=predictions).read_text()
     assert write_report(folder, data_dir=cifar_root).read_text() == expected
 
 
@@ -232,7 +233,8 @@ def test_table1_index_links_every_run_and_changes_no_byte_when_rerun(tmp_path):
     for folder in runs.iterdir():
         assert f'href="runs/{folder.name}/report.html"' in text
         report = (folder / "report.html").read_text()
-        assert "this folder does not hold" in report and sections(report) == ["run", "curves", "steps", "inside"]
+        assert ("this folder does not hold" in report
+                and sections(report) == ["run", "curves", "steps", "inside"])
     for row in rows.values():
         assert f"<td>{row['label']}</td><td class=number>{row['paper']:.0%}</td>" in text
     written = {path: path.read_bytes() for path in tmp_path.rglob("*.html")}

@@ -38,7 +38,8 @@ def test_small_reproduce_writes_the_table_and_resumes(tmp_path, cifar_root, caps
         table["rows"]["lstm"]["mean"]
 
     # --report-only trains nothing: a row without a finished run is left out and said so.
-    report_argv = [*argv[:argv.index("--seeds")], "--seeds", "0", "1", *argv[argv.index("--epochs"):], "--report-only"]
+    report_argv = [*argv[:argv.index("--seeds")], "--seeds", "0", "1", *argv[argv.index("--epochs"):],
+                   "--report-only"]
     assert reproduce.main(report_argv) == 0
     third = capsys.readouterr().out
     assert third.count("not finished, left out of the table") == 2 and "epoch 1/1" not in third
@@ -63,11 +64,12 @@ def test_reproduce_resumes_an_unfinished_run(tmp_path, cifar_root, capsys):
     config = run_config("lstm", 0, 2, small=True)
     trainer = Trainer(config, split_data(config, *load_cifar10(cifar_root)))
     try:  # stop in epoch 2 of 2 (79 steps an epoch of 64 images)
-        train(trainer, RunFolder(tmp_path / "runs" / "lstm-seed0"), stop_after_steps=100, test_every_epoch=True)
+        train(trainer, RunFolder(tmp_path / "runs" / "lstm-seed0"), stop_after_steps=100,
+              test_every_epoch=True)
     except Interrupted:
         pass
-    argv = ["--small", "--models", "lstm", "--seeds", "0", "--epochs", "2", "--out", str(tmp_path / "results"),
-            "--runs", str(tmp_path / "runs"), "--data-dir", str(cifar_root)]
+    argv = ["--small", "--models", "lstm", "--seeds", "0", "--epochs", "2", "--out",
+            str(tmp_path / "results"), "--runs", str(tmp_path / "runs"), "--data-dir", str(cifar_root)]
     assert reproduce.main(argv) == 0
     out = capsys.readouterr().out
     assert "resuming at epoch 2" in out and "epoch 1/2" not in out and "epoch 2/2" in out
@@ -80,5 +82,6 @@ def test_finished_runs_are_committed_but_not_their_checkpoints():
 
     root = Path(__file__).resolve().parent.parent
     paths = [f"{DEFAULT_RUNS}/cnn-seed0/{name}" for name in ("checkpoint.npz", "summary.json", "metrics.csv")]
-    checked = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=root, capture_output=True, text=True)
+    checked = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=root, capture_output=True,
+                             text=True)
     assert checked.stdout.split() == [paths[0]], checked

@@ -52,7 +52,8 @@ def finished_runs(tmp_path):
     runs = tmp_path / "runs"
     for seed, facts in enumerate([{"commit": "0a1b2c3", "data": "the official CIFAR-10 python release"}, {}]):
         (runs / f"cnn-seed{seed}").mkdir(parents=True)
-        (runs / f"cnn-seed{seed}" / "summary.json").write_text(json.dumps(run_summary(0.7 + seed / 100, **facts)))
+        (runs / f"cnn-seed{seed}" / "summary.json").write_text(
+            json.dumps(run_summary(0.7 + seed / 100, **facts)))
     return runs
 
 

@@ -77,7 +77,8 @@ def test_interrupted_run_resumes_bit_identically(tiny_run, tmp_path, cifar_root,
     assert (stopped.metadata["epoch"], stopped.metadata["step"]) == (0, 5)
     assert not (tmp_path / "summary.json").exists()
 
-    assert run(["--resume", str(tmp_path / "checkpoint.npz"), "--no-progress", "--threads", "1"], cifar_root) == 0
+    assert run(["--resume", str(tmp_path / "checkpoint.npz"), "--no-progress", "--threads", "1"],
+               cifar_root) == 0
     resumed = checkpoint.load(tmp_path / "checkpoint.npz")
     uninterrupted = checkpoint.load(tiny_run / "checkpoint.npz")
     assert resumed.params.keys() == uninterrupted.params.keys()
@@ -95,7 +96,8 @@ def test_run_split_across_threads_resumes_bit_identically(tmp_path, cifar_root, 
     tiny = [*TINY[:TINY.index("--threads")], *threads]
     assert run([*tiny, "--out", str(tmp_path / "whole")], cifar_root) == 0
     assert run([*tiny, "--out", str(tmp_path / "resumed"), "--stop-after-steps", "11"], cifar_root) == 130
-    assert run(["--resume", str(tmp_path / "resumed" / "checkpoint.npz"), "--no-progress", *threads], cifar_root) == 0
+    assert run(["--resume", str(tmp_path / "resumed" / "checkpoint.npz"), "--no-progress", *threads],
+               cifar_root) == 0
     whole, resumed = (checkpoint.load(tmp_path / name / "checkpoint.npz") for name in ("whole", "resumed"))
     for key in whole.params:
         assert np.array_equal(resumed.params[key], whole.params[key]), key
@@ -106,7 +108,8 @@ def test_resuming_with_another_thread_count_says_so(tiny_run, tmp_path, cifar_ro
     monkeypatch.setattr("scratchnet.parallel.usable_cores", lambda: 2)  # so that 2 is allowed on any machine
     (tmp_path / "checkpoint.npz").write_bytes((tiny_run / "checkpoint.npz").read_bytes())
     assert checkpoint.load(tmp_path / "checkpoint.npz").metadata["threads"] == 1
-    assert run(["--resume", str(tmp_path / "checkpoint.npz"), "--no-progress", "--threads", "2"], cifar_root) == 0
+    assert run(["--resume", str(tmp_path / "checkpoint.npz"), "--no-progress", "--threads", "2"],
+               cifar_root) == 0
     assert "was trained on 1 thread(s) and goes on with 2" in capsys.readouterr().err
 
 
@@ -153,5 +156,6 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, cifar_root, capsys
 
 
 def test_missing_data_without_download_says_what_to_do(tmp_path, capsys):
-    assert train.main([*TINY, "--data-dir", str(tmp_path / "empty"), "--no-download", "--out", str(tmp_path)]) == 2
+    assert train.main([*TINY, "--data-dir", str(tmp_path / "empty"), "--no-download",
+                       "--out", str(tmp_path)]) == 2
     assert "cifar-10-batches-py" in capsys.readouterr().err

@@ -28,7 +28,8 @@ from scratchnet.layers.recurrent import (
 from scratchnet.layers.winograd import WinogradConv2D
 
 __all__ = [
-    "Conv2D", "Conv2DNCHW", "LoopConv2D", "WinogradConv2D", "MaxPool2D", "AvgPool2D", "LocalResponseNorm", "Linear", "ReLU",
+    "Conv2D", "Conv2DNCHW", "LoopConv2D", "WinogradConv2D", "MaxPool2D", "AvgPool2D", "LocalResponseNorm",
+    "Linear", "ReLU",
     "Flatten", "Reshape",
     "LSTM", "GRU", "RNN", "lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward",
     "rnn_step_forward", "rnn_step_backward", "softmax", "softmax_cross_entropy", "l1_penalty", "l2_penalty",
