@@ -47,9 +47,9 @@ def test_every_hypothesis_of_the_study_is_one_change_to_the_cnn_lstm():
             changes[name] = baseline.differences(config)
             assert len(changes[name]) == 1, (name, changes[name])
     assert changes["head_dense"] == [
-        "model_options: {'conv1': 'direct', 'conv2': 'winograd', 'head': 'lstm', 'reading': 'maps', "
+        "model_options: {'conv1': 'nchw', 'conv2': 'winograd', 'head': 'lstm', 'reading': 'maps', "
         "'readout': 'last', 'hidden': 128} here, "
-        "{'conv1': 'direct', 'conv2': 'winograd', 'head': 'dense'} there"]
+        "{'conv1': 'nchw', 'conv2': 'winograd', 'head': 'dense'} there"]
     assert changes["lr_0.05"] == [f"lr: {PEAK_LR['cnn_lstm']} here, 0.05 there"]
     assert changes["cnn_lstm_60"] == ["epochs: 30 here, 60 there"]
     assert {study.PLAN[name].hypothesis for name in changes} == {"the head", "the reading order",
