@@ -81,7 +81,7 @@ def test_run_report_in_a_browser(browser, run_folder, cifar_root, tmp_path):
     page = write_report(run_folder, data_dir=cifar_root)
     dom = chromium(browser, tmp_path, page, "--dump-dom")
     assert re.findall(r'<section id="([^"]+)"', dom) == list(RUN_SECTIONS)
-    assert len(re.findall(r'<img src="data:image/png;base64,', dom)) == 8
+    assert len(re.findall(r'<img src="data:image/png;base64,', dom)) == 9  # with the steps curve
     assert "Finished: 1 of 1 epochs." in dom and "true classes of 100 test images" in dom
     screenshot(browser, tmp_path, page, "report.png", 5000)
 
