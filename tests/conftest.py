@@ -64,8 +64,9 @@ def tiny_run(tmp_path_factory, cifar_root):
 # minute: whatever trains a network for more than a step or two, runs a notebook, a browser or the
 # benchmark, or evaluates all 10,000 test images. Marked here, in one place, by module, fixture or
 # name; a test may also carry @pytest.mark.slow itself. The full run (`python -m pytest`) runs all.
-SLOW_MODULES = {"test_lessons", "test_report_browser", "test_checkpoint_compat", "test_reproduce", "test_evaluate",
-                "test_predict", "test_bench", "test_reporting", "test_report", "test_runs", "test_study"}
+SLOW_MODULES = {"test_lessons", "test_report_browser", "test_checkpoint_compat", "test_reproduce",
+                "test_evaluate", "test_predict", "test_bench", "test_reporting", "test_report", "test_runs",
+                "test_study"}
 SLOW_FIXTURES = {"tiny_run", "prepared"}
 SLOW_NAMES = ("memorises", "whole_model_gradient", "every_variant_passes", "first_layer_of_the_cnn_lstm",
               "trained_run", "split_holds_out", "recurrent_rows_default", "interrupted_run_resumes",
