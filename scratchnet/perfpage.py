@@ -280,7 +280,7 @@ def render(lines):
             line for line in lines if line.get("kind") == "torch_twin" and line.get("sitting") == sitting
         ]
         blas = same[-1]["blas"]
-        page += [f"Latest sitting: `{sitting}`, {len(same)} runs of conv1_lstm.py and {len(twins)} of "
+        page += [f"Latest sitting: `{sitting}`, {len(same)} run(s) of conv1_lstm.py and {len(twins)} of "
                  f"torch_twin.py, alternated; BLAS {blas['library']} {blas['version']}, kernel "
                  f"{blas['kernel']}; commit {same[-1]['commit']}; {load_note(same + twins)}", ""]
         page += targets_section(same, twins) + conv1_section(same) + lstm_section(same)

@@ -163,3 +163,11 @@ def param_dicts(elements):
     shapes = hnp.array_shapes(min_dims=1, max_dims=3, max_side=3)
     arrays = shapes.flatmap(lambda shape: hnp.arrays(np.float64, shape, elements=elements))
     return st.dictionaries(st.sampled_from(["W1", "b1", "W2", "b2"]), arrays, min_size=1)
+
+
+def recurrent_layer(cls, D, H, seed, return_sequences=False, dtype=np.float64):
+    """A layer whose bias is random too, so that every gate starts away from its default."""
+    rng = np.random.default_rng(seed)
+    layer = cls(D, H, return_sequences=return_sequences, rng=rng, dtype=dtype)
+    layer.params["b"][:] = rng.uniform(-1, 1, layer.params["b"].shape)
+    return layer
