@@ -43,7 +43,7 @@ def test_the_latest_sitting_alone_gives_the_ratios_and_the_targets(tmp_path):
     old_twin = dict(twin, sitting="old", train_step={"1": {"ms": 9.0}, "2": {"ms": 9.0}})
     lines = [algorithms("old", scale=7.0), old_twin, algorithms("new"), algorithms("new", scale=1.0), twin]
     page = render(read_history(history(tmp_path, lines)))
-    assert "Latest sitting: `new`, 2 runs of conv1_lstm.py and 1 of torch_twin.py" in page
+    assert "Latest sitting: `new`, 2 run(s) of conv1_lstm.py and 1 of torch_twin.py" in page
     assert "load average 1.0-2.5 on two cores. The machine was crowded" in page
     assert "| conv1 forward + backward, Conv2DNCHW against Conv2D | 1.50x | 1.50x (met) | 1.50x (met) |" \
         in page
