@@ -5,34 +5,12 @@ import json
 
 import numpy as np
 import pytest
+from study_fakes import LABELS, N, fake, first, rows_of, seed_zero
 
-from scratchnet import evaluate, predict, reproduce, study, study_report, train
+from scratchnet import evaluate, predict, reproduce, study, train
 from scratchnet.evaluation import load_model
 from scratchnet.models import build_model, count_params
 from scratchnet.recipe import PEAK_LR
-
-N = 1000
-LABELS = np.arange(N) % 10
-
-
-def predictions(correct):
-    """Predicted classes that are right exactly on the images ``correct`` (a slice or a boolean mask)."""
-    mask = np.zeros(N, bool)
-    mask[correct] = True
-    return np.where(mask, LABELS, (LABELS + 1) % 10).astype(np.uint8)
-
-
-def fake(correct, seconds=100.0, images_per_s=500.0):
-    """One finished run: (summary, predictions)."""
-    answers = predictions(correct)
-    summary = {"test_accuracy": float(np.mean(answers == LABELS)), "test_size": N, "wall_time_s": seconds,
-               "train_images_per_s": images_per_s, "threads": 2, "commit": "abc1234", "data": "fake data"}
-    return summary, answers
-
-
-def first(k):
-    return slice(0, k)
-
 
 # --- the plan ------------------------------------------------------------------------------
 
@@ -75,11 +53,6 @@ def test_params_are_those_of_the_network_built():
 
 
 # --- the rule for more seeds -----------------------------------------------------------------
-
-def seed_zero(**accuracy):
-    """Seed 0 of each named run, right on its first images (a fraction of N given)."""
-    return {name: {0: fake(first(round(value * N)))} for name, value in accuracy.items()}
-
 
 def test_the_two_variants_closest_to_the_cnn_get_two_more_seeds_and_so_does_their_cnn():
     done = seed_zero(cnn_lstm=0.71, cnn=0.80, head_dense=0.795, readout_mean=0.803, hidden_256=0.79,
@@ -138,14 +111,6 @@ def test_a_finished_run_without_predictions_is_refused(tmp_path):
 
 # --- summary and conclusion --------------------------------------------------------------------
 
-def rows_of(accuracy, extra=None, missing=()):
-    done = seed_zero(**accuracy)
-    for (name, seed), value in (extra or {}).items():
-        done[name][seed] = fake(first(round(value * N)), seconds=300.0, images_per_s=250.0)
-    planned = [(name, 0) for name in accuracy] + list(extra or {}) + list(missing)
-    return study.summarise(planned, done, LABELS)
-
-
 def test_summary_gives_means_gaps_and_paired_tests():
     rows = rows_of({"cnn_lstm": 0.71, "cnn": 0.80, "head_dense": 0.79},
                    extra={("head_dense", 1): 0.77, ("head_dense", 2): 0.78}, missing=[("cnn", 1)])
@@ -202,24 +167,6 @@ def test_the_conclusion_says_what_is_not_finished_and_what_cannot_be_said():
     assert ("No hypothesis of those finished so far narrows the gap: the best, head_dense (the CNN's dense "
             "head on the CNN-LSTM's convolutions), widens it by 1.3 points.") in said
     assert "Training time per image against the CNN-LSTM baseline: cnn 1.00x, head_dense 1.00x." in said
-
-
-def test_the_study_files(tmp_path):
-    rows = rows_of({"cnn_lstm": 0.713, "cnn": 0.793, "head_dense": 0.76}, missing=[("reading_rows", 0)])
-    said = study.conclusion(rows)
-    study_report.write_results(rows, said, tmp_path, "python -m scratchnet.reproduce --study")
-    markdown = (tmp_path / "study.md").read_text()
-    assert "| reading_rows | the reading order |" in markdown and "| not finished |" in markdown
-    assert "| head_dense | the head |" in markdown and "| 76.0% (1 seed) | -3.3; 0 / 33, p = " in markdown
-    assert all(f"- {sentence}" in markdown for sentence in said)
-    assert "It compares two trained networks; the spread over seeds (± std) compares the architectures" \
-        in markdown
-    saved = json.loads((tmp_path / "study.json").read_text())
-    assert saved["conclusion"] == said and saved["rows"]["head_dense"]["vs_cnn"]["c"] == 33
-    picture = (tmp_path / "study.png").read_bytes()
-    assert picture[:4] == b"\x89PNG"
-    study_report.write_results(rows, said, tmp_path, "python -m scratchnet.reproduce --study")
-    assert (tmp_path / "study.png").read_bytes() == picture  # the same runs, the same files
 
 
 # --- the command ----------------------------------------------------------------------------
