@@ -52,7 +52,7 @@ from threadpoolctl import threadpool_limits
 from scratchnet.gradcheck import relative_error
 from scratchnet.kernels import winograd
 from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
-from scratchnet.kernels.lrn import lrn_dx, lrn_s, lrn_s_reference
+from scratchnet.kernels.lrn import inverse_power, lrn_dx, lrn_s, lrn_s_reference
 from scratchnet.kernels.pool import (
     avg_pool_backward,
     avg_pool_backward_reference,
@@ -201,7 +201,7 @@ def kernel_cases(batch_size, rng):
     a = rng.standard_normal((N, 64, 144), dtype=np.float32)             # LRN's input, pixels flattened
     lrn = LocalResponseNorm(**TUTORIAL_LRN)
     s = lrn_s(a, lrn.size, lrn.k, lrn.alpha)
-    scale = s ** -lrn.beta
+    scale = inverse_power(s, lrn.beta)
     AT, _, BT = winograd.winograd_matrices(TILE, 5)                     # conv2's F(4 x 4, 5 x 5)
     V = winograd.input_transform(xp, BT, BT, TILE)                      # (64, N * 9 tiles, 64)
     bias = np.zeros(64, dtype=np.float32)
