@@ -1,4 +1,4 @@
-"""Old against new, alternated in one run: conv1's algorithms, the LSTM, the CNN-LSTM's training step.
+"""Old against new, alternated in one run: conv1's algorithms, conv2's tiles, the LSTM, the training step.
 
 Run from the repository root (OpenBLAS's kernel variables unset for the run alone, see the
 performance page):
@@ -14,15 +14,16 @@ Variants. conv1 (3 -> 64 channels, 5 x 5 "same", 24 x 24; forward + backward wit
 images' gradient, as in training): ``conv2d`` is ``Conv2D`` (rows channels-last, blocks,
 rebuilt in the backward), ``nchw`` is ``Conv2DNCHW``; two that lost are defined below:
 ``nchw_blocks`` (channels-first columns in blocks of 8 images, rebuilt in the backward) and
-``numba_direct`` (the formula as a compiled loop, no im2col). LSTM (48 steps of 48, H = 128):
-``steps`` is the loop over ``lstm_step_forward``/``backward`` (the layer before), ``sequence``
-the layer now. The step: ``before`` is the CNN-LSTM with both old ones, ``after`` with both new,
-on one thread and with the batch split over two (``scratchnet.parallel``).
+``numba_direct`` (the formula as a compiled loop, no im2col). conv2 (64 -> 64 channels, 5 x 5
+"same", 12 x 12, forward + backward): ``WinogradConv2D`` with output tiles of 2 x 2 (before) and
+4 x 4 (now). LSTM (48 steps of 48, H = 128): ``steps`` is the loop over
+``lstm_step_forward``/``backward`` (the layer before), ``sequence`` the layer now. The step:
+``before`` is the CNN-LSTM with the old ones (``Conv2D`` conv1, 2 x 2 tiles, the step loop),
+``after`` the model as it is built now, on one thread and with the batch split over two
+(``scratchnet.parallel``).
 """
 
 import argparse
-import datetime
-import json
 import os
 import time
 
@@ -31,11 +32,13 @@ from numba import njit
 from threadpoolctl import threadpool_limits
 
 from scratchnet.benchmark import gemm_peak_gflops, step_flops
+from scratchnet.history import record
 from scratchnet.kernels.im2col_nchw import im2col_nchw
 from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.conv_nchw import Conv2DNCHW
 from scratchnet.layers.recurrent import LSTM, _Recurrent
-from scratchnet.machine import blas_info, commit
+from scratchnet.layers.winograd import WinogradConv2D
+from scratchnet.machine import blas_info
 from scratchnet.models import build_model
 from scratchnet.optim import SGD, clip_grad_norm
 from scratchnet.parallel import DataParallel
@@ -179,6 +182,21 @@ def conv1_variants(batch, rng):
     return variants
 
 
+def conv2_variants(batch, rng):
+    x = rng.standard_normal((batch, 64, 12, 12), dtype=np.float32)
+    dout = rng.standard_normal((batch, 64, 12, 12), dtype=np.float32)
+    variants = {}
+    for tile in (2, 4):
+        layer = WinogradConv2D(64, 64, 5, padding="same", rng=np.random.default_rng(0), tile=tile)
+
+        def run(layer=layer):
+            layer.forward(x)
+            layer.backward(dout)
+
+        variants[f"tile{tile}"] = run
+    return variants
+
+
 def lstm_variants(batch, rng):
     x = rng.standard_normal((batch, 48, 48), dtype=np.float32)
     dout = rng.standard_normal((batch, 128), dtype=np.float32)
@@ -199,13 +217,14 @@ def step_variants(batch, threads, rng):
     y = rng.integers(0, 10, batch)
     variants, flops = {}, None
     for name in ("before", "after"):
-        model = build_model("cnn_lstm", rng=np.random.default_rng(0))
-        conv1, lstm = model.layers[0][1], model.layers[8][1]
-        if name == "before":
-            model.layers[8] = ("lstm", StepLSTM(48, 128, rng=np.random.default_rng(0)))
-        else:
-            model.layers[0] = ("conv1", Conv2DNCHW(3, 64, 5, padding="same", rng=np.random.default_rng(0)))
-        model.layers[0][1].params, model.layers[8][1].params = conv1.params, lstm.params
+        options = {"conv1": "direct"} if name == "before" else {}
+        model = build_model("cnn_lstm", rng=np.random.default_rng(0), **options)
+        if name == "before":  # the step-loop LSTM and Winograd's 2 x 2 tiles, on the same parameters
+            layers = dict(model.layers)
+            old = {"lstm": StepLSTM(48, 128), "conv2": WinogradConv2D(64, 64, 5, padding="same", tile=2)}
+            for layer_name, layer in old.items():
+                layer.params = layers[layer_name].params
+            model.layers = [(layer_name, old.get(layer_name, layer)) for layer_name, layer in model.layers]
         flops = step_flops(model, x)
         parallel = DataParallel(model, threads)
         optimizer = SGD(model.params)
@@ -227,7 +246,6 @@ def main(argv=None):
     )
     parser.add_argument("--append", metavar="FILE", help="also append the JSON line to this history")
     args = parser.parse_args(argv)
-    now = datetime.datetime.now(datetime.timezone.utc)
     threadpool_limits(1)
     rng = np.random.default_rng(0)
     load = os.getloadavg()[0]
@@ -237,14 +255,17 @@ def main(argv=None):
         "blas": blas_info(),
         "gemm_peak_gflops": gemm_peak_gflops(2048, 10, 2),
         "conv1": {},
+        "conv2": {},
         "lstm": {},
         "train_step": {},
-        "cpu": {"conv1": {}, "lstm": {}, "train_step": {},
+        "cpu": {"conv1": {}, "conv2": {}, "lstm": {}, "train_step": {},
                 "gemm_peak_gflops": gemm_peak_cpu_gflops(2048, 10)},
     }
     for batch in (128, 64):
         result["conv1"][str(batch)], result["cpu"]["conv1"][str(batch)] = alternate(
             conv1_variants(batch, rng), args.rounds)
+        result["conv2"][str(batch)], result["cpu"]["conv2"][str(batch)] = alternate(
+            conv2_variants(batch, rng), args.rounds)
         result["lstm"][str(batch)], result["cpu"]["lstm"][str(batch)] = alternate(
             lstm_variants(batch, rng), args.rounds)
     for threads in (1, 2):
@@ -253,18 +274,7 @@ def main(argv=None):
             variants, args.rounds)
         result["mflop_per_img"] = flops / 128 / 1e6
     result["gemm_peak_after_gflops"] = gemm_peak_gflops(2048, 10, 2)
-    result.update(
-        batch_size=128,
-        load_avg_1min=[load, os.getloadavg()[0]],
-        commit=commit(),
-        sitting=args.sitting or now.date().isoformat(),
-        date=now.isoformat(timespec="seconds"),
-    )
-    line = json.dumps(result)
-    print(line)
-    if args.append:
-        with open(args.append, "a") as file:
-            file.write(line + "\n")
+    record(dict(result, batch_size=128), load, args.sitting, args.append)
 
 
 if __name__ == "__main__":

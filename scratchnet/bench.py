@@ -126,8 +126,9 @@ def main(argv=None):
     if history is not None and history.is_dir():
         return cli.fail(f"--append {history} is a folder; name a .jsonl file")
     try:  # before minutes of measuring: the history can be read and written
-        old = history.read_text(encoding="utf-8") if history is not None and history.is_file() else ""
         if history is not None:
+            if history.is_file():
+                history.read_text(encoding="utf-8")  # one that is not text fails now, not after measuring
             files.check_writable(history.parent)
     except (OSError, ValueError) as error:  # a folder in the way, no permission, not a text file
         return cli.fail(f"cannot append to {history} ({error}); choose another --append file")
@@ -140,7 +141,7 @@ def main(argv=None):
     print(line if args.json else report(result))
     if history is not None:
         try:
-            files.write_text(history, old + ("" if not old or old.endswith("\n") else "\n") + line + "\n")
+            files.append_line(history, line)
         except OSError as error:
             return cli.fail(f"cannot append to {history} ({error}); choose another --append file")
     return 0

@@ -22,7 +22,7 @@ work, elementwise and memory-bound, is left out, as is usual):
                      product of the forward's size
 
 ``WinogradConv2D`` (the models' conv2) is counted as the convolution it computes, by the
-Conv2D formula, although its products do 2.8x fewer multiplications: its GFLOP/s, and a
+Conv2D formula, although its products do 6.25x fewer multiplications: its GFLOP/s, and a
 step's share of the peak, are effective figures (direct-convolution FLOPs per second), the
 measure that compares with another library's step on the same network. A step could in
 principle pass 100% of this ceiling.
@@ -52,7 +52,7 @@ from threadpoolctl import threadpool_limits
 from scratchnet.gradcheck import relative_error
 from scratchnet.kernels import winograd
 from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
-from scratchnet.kernels.lrn import lrn_dx, lrn_s, lrn_s_reference
+from scratchnet.kernels.lrn import inverse_power, lrn_dx, lrn_s, lrn_s_reference
 from scratchnet.kernels.pool import (
     avg_pool_backward,
     avg_pool_backward_reference,
@@ -65,6 +65,7 @@ from scratchnet.kernels.pool import (
 )
 from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.lrn import LocalResponseNorm, lrn_dx_reference
+from scratchnet.layers.winograd import TILE
 from scratchnet.machine import blas_info, commit, timed
 from scratchnet.models import (
     DEFAULT_OPTIONS,
@@ -200,9 +201,9 @@ def kernel_cases(batch_size, rng):
     a = rng.standard_normal((N, 64, 144), dtype=np.float32)             # LRN's input, pixels flattened
     lrn = LocalResponseNorm(**TUTORIAL_LRN)
     s = lrn_s(a, lrn.size, lrn.k, lrn.alpha)
-    scale = s ** -lrn.beta
-    AT, _, BT = winograd.winograd_matrices(2, 5)                        # conv2's F(2 x 2, 5 x 5)
-    V = winograd.input_transform(xp, BT, BT, 2)                         # (36, N * 36 tiles, 64)
+    scale = inverse_power(s, lrn.beta)
+    AT, _, BT = winograd.winograd_matrices(TILE, 5)                     # conv2's F(4 x 4, 5 x 5)
+    V = winograd.input_transform(xp, BT, BT, TILE)                      # (64, N * 9 tiles, 64)
     bias = np.zeros(64, dtype=np.float32)
     tiles_out = rng.standard_normal((N, 12, 12, 64), dtype=np.float32)  # conv2's output, NHWC
 
@@ -210,7 +211,7 @@ def kernel_cases(batch_size, rng):
         return lambda M: transform(M, AT, AT, bias, np.empty((N, 12, 12, 64), np.float32))
 
     def input_adjoint(transform):
-        return lambda dV: transform(dV, BT, BT, 2, np.zeros(xp.shape, np.float32))
+        return lambda dV: transform(dV, BT, BT, TILE, np.zeros(xp.shape, np.float32))
 
     return [
         ("im2col", xp.shape, im2col_reference, im2col, (xp, 5, 5, 1, 1)),
@@ -224,7 +225,7 @@ def kernel_cases(batch_size, rng):
         ("lrn_s", a.shape, lrn_s_reference, lrn_s, (a, lrn.size, lrn.k, lrn.alpha)),
         ("lrn_dx", a.shape, lrn_dx_reference, lrn_dx, (a, a, s, scale, lrn.size, lrn.alpha, lrn.beta)),
         ("winograd_input", xp.shape, winograd.input_transform_reference, winograd.input_transform,
-         (xp, BT, BT, 2)),
+         (xp, BT, BT, TILE)),
         ("winograd_output", V.shape, output(winograd.output_transform_reference),
          output(winograd.output_transform), (V,)),
         ("winograd_output_adjoint", tiles_out.shape, winograd.output_transform_adjoint_reference,

@@ -53,6 +53,13 @@ def write_text(path, text):
         file.write(text)
 
 
+def append_line(path, line):
+    """Add one line at the end of a text file (a history): the whole file is written again, atomically."""
+    path = Path(path)
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    write_text(path, old + ("" if not old or old.endswith("\n") else "\n") + line + "\n")
+
+
 def write_json(path, data):
     """JSON with sorted keys and a final newline: the same data gives the same bytes."""
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

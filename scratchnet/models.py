@@ -25,7 +25,7 @@ option that applies to the model built (plain JSON values), so that
 - ``conv1``, ``conv2``: the algorithm of each convolution (``CONV_ALGORITHMS``), the same
   function computed another way: ``"direct"`` (``Conv2D``, im2col), ``"nchw"`` (channels
   first, no transposes: conv1's default, its 3 channels make im2col thin), ``"winograd"``
-  (2.8x fewer multiplications: conv2's default) or ``"loops"`` (``LoopConv2D``; slow).
+  (6.25x fewer multiplications: conv2's default) or ``"loops"`` (``LoopConv2D``; slow).
 - ``cnn_lstm`` only, the choices its paper leaves unstated (defaults: the network above):
 
   ``reading``   how the (N, 64, 6, 6) maps become a sequence (``scratchnet.sequence``):

@@ -1,34 +1,30 @@
 """The performance page, benchmarks/README.md, written from the benchmark history alone.
 
 ``write_page(history_path, out_path)`` reads ``benchmarks/history.jsonl``, one JSON object
-per line, of three kinds:
+per line, of four kinds:
 
 - a run of ``python -m scratchnet.bench --json`` (no ``"kind"``): steps, layers, kernels;
 - ``"kind": "algorithms"``, a run of ``benchmarks/conv1_lstm.py``: old and new alternated in
-  one run (conv1's algorithms, the LSTM, the CNN-LSTM's training step on 1 and 2 threads);
-- ``"kind": "torch_twin"``, a run of ``benchmarks/torch_twin.py``: PyTorch's step, same network.
+  one run (conv1's algorithms, conv2's tiles, the LSTM, the CNN-LSTM's training step on 1 and
+  2 threads);
+- ``"kind": "torch_twin"``, a run of ``benchmarks/torch_twin.py``: PyTorch's step, same network;
+- ``"kind": "startup"``, a run of ``benchmarks/startup.py``: the first step with Numba's cache
+  empty and full.
 
 Lines of one sitting share a ``"sitting"`` label; the page compares the latest sitting's
 lines with each other only (the median over them), never figures from different sittings.
 Every figure on the page comes from the history; the text around them lives here.
 """
 
-import json
-from pathlib import Path
 
 import numpy as np
 
 from scratchnet.files import write_text
+from scratchnet.history import clocks, fig, median, read_history
+from scratchnet.perftables import conv1_section, conv2_section, lstm_section, startup_section
 
 EPOCH_IMAGES = 50_000
 TARGETS = {"conv1": 1.5, "lstm": 1.3, "torch_1": 1.4, "torch_2": 1.5, "share_of_peak": 0.80, "epoch": 1.1}
-CONV1 = {  # variant of benchmarks/conv1_lstm.py -> what it is
-    "conv2d": "`Conv2D`: windows as rows, channels last; NCHW <-> NHWC transposes; rebuilt in backward",
-    "nchw": "`Conv2DNCHW`: windows as columns, channels first; one product per image; kept for backward",
-    "nchw_blocks": "channels-first columns in blocks of 8 images, rebuilt in the backward",
-    "numba_direct": "the formula as a compiled Numba loop, no im2col",
-}
-
 INTRO = """# Performance
 
 How fast scratchnet trains, measured on the machines it is developed on (two shared cores).
@@ -50,33 +46,8 @@ counted), as `python -m scratchnet.bench` computes it.
         --sitting LABEL --append benchmarks/history.jsonl
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE TORCH_VENV/bin/python benchmarks/torch_twin.py \\
         --sitting LABEL --append benchmarks/history.jsonl
+    python benchmarks/startup.py --sitting LABEL --append benchmarks/history.jsonl
 """
-
-
-def read_history(path):
-    """Every line of the history as a dict; a line that is not a JSON object is refused by number."""
-    lines = []
-    for number, text in enumerate(Path(path).read_text().splitlines(), 1):
-        if not text.strip():
-            continue
-        try:
-            line = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}, line {number}: not JSON ({error.msg}); fix or delete it") from None
-        if not isinstance(line, dict):
-            raise ValueError(f"{path}, line {number}: wanted a JSON object, got {type(line).__name__}")
-        lines.append(line)
-    return lines
-
-
-def median(lines, *keys):
-    """Median over ``lines`` of ``line[keys[0]][keys[1]]...``."""
-    values = []
-    for line in lines:
-        for key in keys:
-            line = line[key]
-        values.append(line)
-    return float(np.median(values))
 
 
 def shown(figures, key, spec):  # figures[key] formatted, or "-" where there are none
@@ -114,67 +85,6 @@ def bench_section(runs):
     return rows + [""]
 
 
-def fig(lines, clock, *keys):
-    """Median of a figure by the wall clock, or by CPU time (kept under ``"cpu"`` in each line)."""
-    return median(lines, *(("cpu",) if clock == "cpu" else ()), *keys)
-
-
-def clocks(runs):
-    """Both clocks where every line of the sitting has CPU times, else the wall clock alone."""
-    return ("wall", "cpu") if all("cpu" in line for line in runs) else ("wall",)
-
-
-def conv1_section(runs):
-    rows = [
-        "## conv1: four ways to compute it",
-        "",
-        'conv1 (3 -> 64 channels, 5 x 5 "same", 24 x 24 images), forward + backward without the images\' '
-        "gradient, as in training; ms, median over the sitting (wall clock, and CPU time where recorded).",
-        "",
-        "| variant | how | clock | batch 128 | batch 64 | time / Conv2D's (128) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, how in CONV1.items():
-        for clock in clocks(runs):
-            ms = fig(runs, clock, "conv1", "128", name)
-            rows.append(
-                f"| {name} | {how} | {clock} | {ms:.1f} | {fig(runs, clock, 'conv1', '64', name):.1f} "
-                f"| {ms / fig(runs, clock, 'conv1', '128', 'conv2d'):.2f} |"
-            )
-    best = median(runs, "conv1", "128", "nchw")
-    losers = ", ".join(
-        f"{name} by {median(runs, 'conv1', '128', name) / best:.2f}x"
-        for name in CONV1
-        if name not in ("conv2d", "nchw")
-    )
-    rows += [
-        "",
-        f"By the wall clock `Conv2DNCHW` is {median(runs, 'conv1', '128', 'conv2d') / best:.2f}x faster "
-        f"than `Conv2D` at batch 128 "
-        f"({median(runs, 'conv1', '64', 'conv2d') / median(runs, 'conv1', '64', 'nchw'):.2f}x at 64). "
-        f"Slower than it: {losers}. Rebuilding the columns in cache-sized blocks saves memory "
-        "but copies the windows twice; the direct loop does every multiply-add outside BLAS, and "
-        "its weight gradient is a sum that the compiler does not vectorise without `fastmath`.",
-        "",
-    ]
-    return rows
-
-
-def lstm_section(runs):
-    rows = ["## The LSTM", "",
-            "48 steps of 48 values, H = 128, forward + backward, ms. Now: the whole sequence in arrays "
-            "that hold every step, dW and dx one product over all steps, the backward's elementwise work "
-            "one Numba pass per step (it has no tanh). Slower, so not kept: taking the forward's input "
-            "half x_t W_x out of the loop; a Numba forward, whose tanh is a scalar call.", "",
-            "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
-            "|---|---|---|---|---|"]
-    for batch in ("128", "64"):
-        for clock in clocks(runs):
-            before, after = (fig(runs, clock, "lstm", batch, key) for key in ("steps", "sequence"))
-            rows.append(f"| {batch} | {clock} | {before:.1f} | {after:.1f} | {before / after:.2f}x |")
-    return rows + [""]
-
-
 def torch_ms(twins, threads, clock):  # PyTorch's step, by either clock
     return median(twins, "train_step", threads, "cpu_ms" if clock == "cpu" else "ms")
 
@@ -183,8 +93,8 @@ def step_section(runs, twins):
     rows = [
         "## The CNN-LSTM's training step",
         "",
-        "Batch 128: forward, backward, clipping, SGD. Before: `Conv2D` conv1 and the step-loop LSTM; "
-        "after: `Conv2DNCHW` and the whole-sequence LSTM. GEMM peak on one core: "
+        "Batch 128: forward, backward, clipping, SGD. Before: `Conv2D` conv1, Winograd's 2 x 2 tiles for "
+        "conv2 and the step-loop LSTM; after: the model as it is built now. GEMM peak on one core: "
         + ", ".join(f"{fig(runs, clock, 'gemm_peak_gflops'):.1f} GFLOP/s ({clock})" for clock in clocks(runs))
         + f". An epoch of {EPOCH_IMAGES:,} images is estimated from the step time "
         f"({-(-EPOCH_IMAGES // 128)} steps), not run. With two threads CPU time adds both, so it is "
@@ -272,6 +182,7 @@ def render(lines):
     """The page's Markdown text for the history ``lines``."""
     runs = [line for line in lines if "kind" not in line]
     algorithms = [line for line in lines if line.get("kind") == "algorithms"]
+    startups = [line for line in lines if line.get("kind") == "startup"]
     page = INTRO.splitlines() + [""]
     if algorithms:
         sitting = algorithms[-1]["sitting"]
@@ -283,8 +194,11 @@ def render(lines):
         page += [f"Latest sitting: `{sitting}`, {len(same)} run(s) of conv1_lstm.py and {len(twins)} of "
                  f"torch_twin.py, alternated; BLAS {blas['library']} {blas['version']}, kernel "
                  f"{blas['kernel']}; commit {same[-1]['commit']}; {load_note(same + twins)}", ""]
-        page += targets_section(same, twins) + conv1_section(same) + lstm_section(same)
-        page += step_section(same, twins)
+        page += targets_section(same, twins) + conv1_section(same)
+        page += conv2_section(same) if all("conv2" in line for line in same) else []
+        page += lstm_section(same) + step_section(same, twins)
+    if startups:
+        page += startup_section([line for line in startups if line["sitting"] == startups[-1]["sitting"]])
     if runs:
         page += bench_section(runs)
     return "\n".join(page).rstrip() + "\n"

@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from strategies import lrn_cases
 
 from scratchnet.gradcheck import layer_gradient_errors
-from scratchnet.kernels.lrn import lrn_dx, lrn_s, lrn_s_reference
+from scratchnet.kernels.lrn import inverse_power, lrn_dx, lrn_s, lrn_s_reference
 from scratchnet.layers.lrn import LocalResponseNorm, lrn_dx_reference
 
 
@@ -88,6 +88,18 @@ def test_kernels_match_references(dtype, data):
     dx_ref = lrn_dx_reference(x, dout, s, scale, c["size"], c["alpha"], c["beta"])
     assert dx.dtype == dx_ref.dtype == dtype
     np.testing.assert_allclose(dx, dx_ref, rtol=rtol, atol=rtol * np.abs(dx_ref).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(data=st.data())
+def test_three_quarters_power_by_square_roots_is_the_power(dtype, data):
+    # s >= k > 0 in the layer; each of the two square roots and the division rounds once
+    s = data.draw(hnp.arrays(dtype, st.integers(1, 50), elements=st.floats(0.5, 1e6, width=32)))
+    for beta in (0.75, 0.6):
+        scale = inverse_power(s, beta)
+        assert scale.dtype == dtype
+        exact = s.astype(np.float64) ** -beta if dtype == np.float32 else s ** -beta
+        np.testing.assert_allclose(scale, exact, rtol=4 * np.finfo(dtype).eps)
 
 
 @pytest.mark.parametrize("size", [0, 2, 4, -1, 2.5])

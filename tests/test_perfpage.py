@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from scratchnet.perfpage import read_history, render, write_page
+from scratchnet.history import read_history, record
+from scratchnet.perfpage import render, write_page
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -20,11 +21,13 @@ def algorithms(sitting, scale=1.0):
         "blas": {"library": "openblas", "version": "0.3", "kernel": "Haswell", "threads": 1},
         "gemm_peak_gflops": 100.0, "mflop_per_img": 125.0,
         "conv1": {"128": conv1, "64": {k: v / 2 for k, v in conv1.items()}},
+        "conv2": {"128": {"tile2": 90 * scale, "tile4": 60 * scale}, "64": {"tile2": 45, "tile4": 30}},
         "lstm": {"128": {"steps": 52 * scale, "sequence": 40 * scale}, "64": {"steps": 30, "sequence": 20}},
         "train_step": {"1": {"before": 240 * scale, "after": 200 * scale},
                        "2": {"before": 150 * scale, "after": 100 * scale}},
         "cpu": {"gemm_peak_gflops": 100.0,
                 "conv1": {"128": conv1, "64": conv1},
+                "conv2": {"128": {"tile2": 90, "tile4": 60}, "64": {"tile2": 45, "tile4": 36}},
                 "lstm": {"128": {"steps": 60, "sequence": 40}, "64": {"steps": 30, "sequence": 20}},
                 "train_step": {"1": {"before": 240, "after": 250}, "2": {"before": 300, "after": 200}}},
     }
@@ -54,10 +57,31 @@ def test_the_latest_sitting_alone_gives_the_ratios_and_the_targets(tmp_path):
     assert "| step against PyTorch's, 1 thread | 1.40x | 1.50x (met) | 2.00x (met) |" in page
     assert "| step against PyTorch's, 2 threads | 1.50x | 1.40x (not met) | - |" in page
     assert "| epoch on two cores, before / after (from step time) | 1.10x | 1.50x (met) | - |" in page
-    assert "Slower than it: nchw_blocks by 1.10x, numba_direct by 4.00x" in page
+    assert "The others' time against `Conv2DNCHW`'s: nchw_blocks 1.10x, numba_direct 4.00x" in page
+    assert "| 128 | wall | 90.0 | 60.0 | 1.50x |" in page and "| 64 | cpu | 45.0 | 36.0 | 1.25x |" in page
     # an epoch is 391 steps: 59 s before, 39 s after
     assert "| 2 | wall | 150 | 100 | 1.50x | 1280 | 80% | 59 | 39 | 140 | 1.40 |" in page
     assert "| 2 | cpu |" not in page  # two threads' CPU time adds both: no speed
+
+
+def test_start_up_is_read_from_its_latest_sitting_against_its_limits(tmp_path):
+    def startup(sitting, cold, cached):
+        return {"kind": "startup", "sitting": sitting, "cold": {"wall_s": cold, "cpu_s": cold - 1},
+                "cached": {"wall_s": cached, "cpu_s": cached / 2}}
+
+    lines = [startup("old", 30.0, 5.0), startup("new", 9.0, 1.5), startup("new", 11.0, 1.7)]
+    page = render(read_history(history(tmp_path, lines)))
+    assert "| cold | under 10 s | 10.00 s (not met) | 9.00 s (met) |" in page
+    assert "| cached | under 1 s | 1.60 s (not met) | 0.80 s (met) |" in page
+
+
+def test_a_measurement_is_stamped_printed_and_appended(tmp_path, capsys):
+    path = tmp_path / "history.jsonl"
+    path.write_text('{"kind": "old"}')  # no final newline: the new line still starts a line of its own
+    line = record({"kind": "startup"}, 0.5, sitting="today", history=path)
+    assert line["sitting"] == "today" and line["load_avg_1min"][0] == 0.5 and line["commit"]
+    assert json.loads(capsys.readouterr().out) == line
+    assert read_history(path) == [{"kind": "old"}, line]
 
 
 def test_bench_runs_are_listed_and_a_history_without_sittings_still_renders(tmp_path):

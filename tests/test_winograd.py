@@ -44,6 +44,9 @@ def test_impossible_sizes_and_options_are_refused():
     with pytest.raises(ValueError, match=r"WinogradConv2D\(3->2, kernel_size=9\): kernels up to 7 x 7 only "
                                          r".* use Conv2D for a 9 x 9 kernel"):
         WinogradConv2D(3, 2, 9)
+    with pytest.raises(ValueError, match=r"WinogradConv2D\(3->2, kernel_size=5\): tile must be a whole "
+                                         r"number from 1 to 4 .*, got 5"):
+        WinogradConv2D(3, 2, 5, tile=5)
     with pytest.raises(ValueError, match=r"WinogradConv2D\(3->2, kernel_size=0\): "
                                          "kernel_size must be a positive"):
         WinogradConv2D(3, 2, 0)
@@ -128,7 +131,7 @@ def build_pair(case, dtype=np.float64):
     return winograd, direct, rng.standard_normal((N, C, H, W)).astype(dtype)
 
 
-WINOGRAD_CASES = conv_cases(max_side=7, max_kernel=kernels.MAX_TILE - 1, max_stride=1)  # F(2, r): r <= 7
+WINOGRAD_CASES = conv_cases(max_side=7, max_kernel=kernels.MAX_TILE - 1, max_stride=1)  # tiles 4, 3, 2
 
 
 @given(case=WINOGRAD_CASES)
@@ -154,6 +157,20 @@ def test_gradients_match_finite_differences(case):
     errors = layer_gradient_errors(winograd, x, rng=np.random.default_rng(case[-1]))
     assert set(errors) == {"x", "W", "b"}
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_the_tile_is_four_where_the_kernel_leaves_room_and_any_tile_computes_the_same():
+    assert [WinogradConv2D(2, 3, k).tile for k in range(1, 8)] == [4, 4, 4, 4, 4, 3, 2]
+    assert WinogradConv2D(2, 3, (3, 6)).tile == 3  # the wider side decides
+    _, direct, x = build_pair((2, 3, 2, 9, 9, (5, 5), 1, "same", 3))
+    out, dout = direct.forward(x), np.random.default_rng(4).standard_normal((2, 2, 9, 9))
+    dx = direct.backward(dout)
+    for tile in (1, 2, 3, 4):
+        layer = WinogradConv2D(3, 2, 5, padding="same", dtype=np.float64, tile=tile)
+        layer.params = direct.params
+        np.testing.assert_allclose(layer.forward(x), out, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.backward(dout), dx, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["W"], direct.grads["W"], rtol=1e-12, atol=1e-12)
 
 
 def test_blocks_of_the_batch_give_the_whole_batch_result(monkeypatch):

@@ -21,7 +21,8 @@ Backward (derived in ``scratchnet.kernels.lrn``):
 
     da_i = dout_i s_i^(-beta) - 2 alpha beta a_i * sum_{j : i in window(j)} dout_j a_j s_j^(-beta-1)
 
-The layer runs Numba kernels for the two window sums (``scratchnet.kernels.lrn``);
+The layer runs Numba kernels for the two window sums and takes s^(-beta) with
+``inverse_power`` (``scratchnet.kernels.lrn`` says why each runs as it does);
 ``lrn_dx_reference`` below is the backward in plain NumPy, channel by channel, as the
 formula reads, and the tests hold the kernel to it.
 
@@ -31,7 +32,7 @@ Defaults are AlexNet's constants (size 5, k 2, alpha 1e-4, beta 0.75).
 
 import numpy as np
 
-from scratchnet.kernels.lrn import lrn_dx, lrn_s
+from scratchnet.kernels.lrn import inverse_power, lrn_dx, lrn_s
 from scratchnet.layers.base import Layer, check_input
 
 
@@ -72,7 +73,7 @@ class LocalResponseNorm(Layer):
         N, C, H, W = shape = x.shape
         x = np.ascontiguousarray(x).reshape(N, C, H * W)  # a view, pixels innermost (not -1: N may be 0)
         s = lrn_s(x, self.size, self.k, self.alpha)
-        scale = s ** -self.beta  # in NumPy: its SIMD power is much faster than Numba's scalar pow
+        scale = inverse_power(s, self.beta)
         self.cache = (shape, x, s, scale)
         self.out_shape = shape
         return (x * scale).reshape(shape)

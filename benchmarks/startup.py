@@ -1,0 +1,75 @@
+"""Start-up: how long before the first training step, with Numba's cache empty and with it full.
+
+Run from the repository root:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/startup.py \
+        --sitting LABEL --append benchmarks/history.jsonl
+
+Each measurement is a fresh Python process that imports scratchnet, builds the CNN-LSTM, takes
+one training step (forward, backward, clip, SGD) and one evaluation forward on a batch of 8, as
+``python -m scratchnet.train`` does before its first real step. ``cold`` runs it with an empty
+Numba cache, so every kernel the CNN-LSTM uses is compiled; ``cached`` runs it again with the
+cache that run filled. Rounds alternate the two; figures are medians of the wall clock and of
+the child's CPU time (the steadier one on a shared machine). One JSON line
+(``"kind": "startup"``) goes to stdout and, with ``--append``, to the history.
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from scratchnet.history import record
+
+CHILD = """
+import numpy as np
+from threadpoolctl import threadpool_limits
+from scratchnet.models import build_model
+from scratchnet.optim import SGD, clip_grad_norm
+threadpool_limits(1)
+model = build_model("cnn_lstm", rng=np.random.default_rng(0))
+x = np.random.default_rng(0).standard_normal((8, 3, 24, 24), dtype=np.float32)
+model.loss_and_backward(x, np.arange(8) % 10)
+clip_grad_norm(model.grads, 5.0)
+SGD(model.params).step(model.grads, lr=0.01)
+model.forward(x)
+"""
+
+
+def child_seconds(cache_dir):
+    """Wall clock and CPU time (user + system) of one child process that runs ``CHILD``."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", CHILD], env=env, check=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sitting", help="a label shared by one sitting's lines (default: today's date)")
+    parser.add_argument("--append", metavar="FILE", help="also append the JSON line to this history")
+    args = parser.parse_args(argv)
+    load = os.getloadavg()[0]
+    figures = {"cold": [], "cached": []}
+    for _ in range(args.rounds):
+        with tempfile.TemporaryDirectory() as cache_dir:
+            figures["cold"].append(child_seconds(cache_dir))
+            figures["cached"].append(child_seconds(cache_dir))
+    result = {"kind": "startup", "rounds": args.rounds}
+    for name, runs in figures.items():
+        result[name] = {"wall_s": float(np.median([w for w, _ in runs])),
+                        "cpu_s": float(np.median([c for _, c in runs]))}
+    record(result, load, args.sitting, args.append)
+
+
+if __name__ == "__main__":
+    main()

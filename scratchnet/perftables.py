@@ -1,0 +1,93 @@
+"""The performance page's tables of old against new: conv1's algorithms, conv2's tiles, the LSTM, start-up.
+
+Each function takes the latest sitting's lines of one kind from the history and returns the
+section's Markdown lines; ``scratchnet.perfpage`` puts them together.
+"""
+
+from scratchnet.history import clocks, fig, median
+
+CONV1 = {  # variant of benchmarks/conv1_lstm.py -> what it is
+    "conv2d": "`Conv2D`: windows as rows, channels last; NCHW <-> NHWC transposes; rebuilt in backward",
+    "nchw": "`Conv2DNCHW`: windows as columns, channels first; one product per image; kept for backward",
+    "nchw_blocks": "channels-first columns in blocks of 8 images, rebuilt in the backward",
+    "numba_direct": "the formula as a compiled Numba loop, no im2col",
+}
+LIMITS = {"cold": 10.0, "cached": 1.0}  # seconds: start-up targets
+
+
+def conv1_section(runs):
+    rows = [
+        "## conv1: four ways to compute it",
+        "",
+        'conv1 (3 -> 64 channels, 5 x 5 "same", 24 x 24 images), forward + backward without the images\' '
+        "gradient, as in training; ms, median over the sitting (wall clock, and CPU time where recorded).",
+        "",
+        "| variant | how | clock | batch 128 | batch 64 | time / Conv2D's (128) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, how in CONV1.items():
+        for clock in clocks(runs):
+            ms = fig(runs, clock, "conv1", "128", name)
+            rows.append(
+                f"| {name} | {how} | {clock} | {ms:.1f} | {fig(runs, clock, 'conv1', '64', name):.1f} "
+                f"| {ms / fig(runs, clock, 'conv1', '128', 'conv2d'):.2f} |"
+            )
+    best = median(runs, "conv1", "128", "nchw")
+    others = ", ".join(f"{name} {median(runs, 'conv1', '128', name) / best:.2f}x"
+                       for name in CONV1 if name not in ("conv2d", "nchw"))
+    rows += [
+        "",
+        f"By the wall clock `Conv2DNCHW` is {median(runs, 'conv1', '128', 'conv2d') / best:.2f}x faster "
+        f"than `Conv2D` at batch 128 "
+        f"({median(runs, 'conv1', '64', 'conv2d') / median(runs, 'conv1', '64', 'nchw'):.2f}x at 64). "
+        f"The others' time against `Conv2DNCHW`'s: {others}. Rebuilding the columns in cache-sized "
+        "blocks saves memory but copies the windows twice; the direct loop does every multiply-add "
+        "outside BLAS, and its weight gradient is a sum that the compiler does not vectorise without "
+        "`fastmath`.",
+        "",
+    ]
+    return rows
+
+
+def conv2_section(runs):
+    rows = ["## conv2: Winograd's tiles", "",
+            "conv2 (64 -> 64 channels, 5 x 5, 12 x 12 maps) as `WinogradConv2D`, forward + backward, ms. "
+            "Tiles of 2 x 2 outputs take 36 products for 4 outputs, tiles of 4 x 4 (now) 64 for 16; "
+            "their 8 x 8 input transforms cost more per tile, but there are a quarter as many tiles.", "",
+            "| batch | clock | 2 x 2 tiles (before) | 4 x 4 tiles (now) | speed-up |",
+            "|---|---|---|---|---|"]
+    for batch in ("128", "64"):
+        for clock in clocks(runs):
+            before, after = (fig(runs, clock, "conv2", batch, key) for key in ("tile2", "tile4"))
+            rows.append(f"| {batch} | {clock} | {before:.1f} | {after:.1f} | {before / after:.2f}x |")
+    return rows + [""]
+
+
+def lstm_section(runs):
+    rows = ["## The LSTM", "",
+            "48 steps of 48 values, H = 128, forward + backward, ms. Now: the whole sequence in arrays "
+            "that hold every step, dW and dx one product over all steps, the backward's elementwise work "
+            "one Numba pass per step (it has no tanh). Slower, so not kept: taking the forward's input "
+            "half x_t W_x out of the loop; a Numba forward, whose tanh is a scalar call.", "",
+            "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
+            "|---|---|---|---|---|"]
+    for batch in ("128", "64"):
+        for clock in clocks(runs):
+            before, after = (fig(runs, clock, "lstm", batch, key) for key in ("steps", "sequence"))
+            rows.append(f"| {batch} | {clock} | {before:.1f} | {after:.1f} | {before / after:.2f}x |")
+    return rows + [""]
+
+
+def startup_section(lines):
+    """Start-up from ``benchmarks/startup.py`` lines: with an empty Numba cache, and with a full one."""
+    rows = ["## Start-up", "",
+            "A fresh Python process imports scratchnet, builds the CNN-LSTM and takes one training step and "
+            "one evaluation forward on 8 images (`benchmarks/startup.py`): `cold` with an empty Numba "
+            "cache, so that every kernel is compiled, `cached` with the cache that run filled (every later "
+            "start). Seconds, median over the sitting's rounds.", "",
+            "| start | target | wall clock | CPU time |", "|---|---|---|---|"]
+    for start, limit in LIMITS.items():
+        seconds = [median(lines, start, key) for key in ("wall_s", "cpu_s")]
+        cells = [f"{value:.2f} s ({'met' if value < limit else 'not met'})" for value in seconds]
+        rows.append(f"| {start} | under {limit:g} s | {' | '.join(cells)} |")
+    return rows + [""]
