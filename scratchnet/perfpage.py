@@ -166,10 +166,10 @@ def lstm_section(runs):
             "that hold every step; a step's sigmoids and tanhs are two `np.exp` (over the 4H gate columns, "
             "over c_t) with two Numba passes for the rest, the backward's elementwise work one Numba pass; "
             "dW, db and dx one product per chunk of 8 steps, while their da_t are in the cache. Slower, so "
-            "not kept: `np.tanh` for the gates (slower than `np.exp`); Numba's own tanh or exp, and a "
-            "hand-written vectorisable exp (scalar calls or not vectorised); taking the forward's input "
-            "half x_t W_x out of the loop, over all steps or a chunk; dW and dx over all steps in one "
-            "product.", "",
+            "not kept: `np.tanh` for the gates (slower than `np.exp`); Numba's own tanh or exp (scalar "
+            "calls); an exp written out in Numba (about 1% overall, for bit tricks per dtype); taking the "
+            "forward's input half x_t W_x out of the loop, over all steps or a chunk; dW and dx over all "
+            "steps in one product.", "",
             "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
             "|---|---|---|---|---|"]
     for batch in ("128", "64"):
