@@ -66,9 +66,13 @@ def conv2_section(runs):
 def lstm_section(runs):
     rows = ["## The LSTM", "",
             "48 steps of 48 values, H = 128, forward + backward, ms. Now: the whole sequence in arrays "
-            "that hold every step, dW and dx one product over all steps, the backward's elementwise work "
-            "one Numba pass per step (it has no tanh). Slower, so not kept: taking the forward's input "
-            "half x_t W_x out of the loop; a Numba forward, whose tanh is a scalar call.", "",
+            "that hold every step; a step's sigmoids and tanhs are two `np.exp` (over the 4H gate columns, "
+            "over c_t) with two Numba passes for the rest, the backward's elementwise work one Numba pass; "
+            "dW, db and dx one product per chunk of 8 steps, while their da_t are in the cache. Slower, so "
+            "not kept: `np.tanh` for the gates (slower than `np.exp`); Numba's own tanh or exp (scalar "
+            "calls); an exp written out in Numba (about 1% overall, for bit tricks per dtype); taking the "
+            "forward's input half x_t W_x out of the loop, over all steps or a chunk; dW and dx over all "
+            "steps in one product.", "",
             "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
             "|---|---|---|---|---|"]
     for batch in ("128", "64"):

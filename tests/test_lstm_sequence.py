@@ -1,5 +1,7 @@
 """scratchnet.layers.lstm_sequence and scratchnet.kernels.lstm: the LSTM over whole sequences, held
-to the loop over its step functions, and its Numba pass held to its NumPy reference."""
+to the loop over its step functions, and its Numba passes held to their NumPy references."""
+
+import warnings
 
 import numpy as np
 import pytest
@@ -7,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import recurrent_layer, sequences
 
-from scratchnet.kernels.lstm import gate_gradients, gate_gradients_reference
+from scratchnet.kernels.lstm import (
+    gate_activations,
+    gate_activations_reference,
+    gate_gradients,
+    gate_gradients_reference,
+    hidden_state,
+    hidden_state_reference,
+)
+from scratchnet.layers.lstm_sequence import CHUNK
 from scratchnet.layers.recurrent import (
     GRU,
     LSTM,
@@ -52,6 +62,37 @@ def test_lstm_float32_at_the_papers_and_the_studys_sizes_close_to_the_step_loop_
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * max(np.abs(b).max(), 1))
 
 
+@pytest.mark.parametrize("T", [CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 3])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_lstm_backward_in_chunks_of_steps_equals_the_step_loop(T, return_sequences):
+    # the backward takes dW, db and dx a chunk of steps at a time: sequences shorter than a
+    # chunk, exactly one, and several with a remainder must all give the step loop's gradients
+    rng = np.random.default_rng(T)
+    x = rng.standard_normal((3, T, 2))
+    layer = recurrent_layer(LSTM, 2, 4, T, return_sequences)
+    dout = rng.standard_normal((3, T, 4) if return_sequences else (3, 4))
+    layer.forward(x)
+    dx = layer.backward(dout)
+    grads = {name: grad.copy() for name, grad in layer.grads.items()}
+    _Recurrent.forward(layer, x)
+    np.testing.assert_allclose(dx, _Recurrent.backward(layer, dout), rtol=1e-12, atol=1e-14)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(grad, layer.grads[name], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_saturated_gates_reach_their_limits_without_warnings_or_nan(dtype):
+    # pre-activations of +-1000: exp(-a) overflows to inf, which must give sigmoid 0 and tanh -1
+    layer = LSTM(2, 3, return_sequences=True, dtype=dtype, rng=np.random.default_rng(0))
+    layer.params["b"][:] = np.tile([1000.0, -1000.0, 1000.0], 4)
+    x = np.ones((2, 4, 2), dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = layer.forward(x)
+    np.testing.assert_allclose(out, _Recurrent.forward(layer, x), rtol=0, atol=1e-6)
+    assert np.isfinite(out).all() and np.abs(out).max() > 0.5
+
+
 def test_lstm_backward_fills_the_same_grads_arrays():
     layer = recurrent_layer(LSTM, 2, 3, seed=6)
     grads = dict(layer.grads)
@@ -59,6 +100,45 @@ def test_lstm_backward_fills_the_same_grads_arrays():
     layer.backward(np.ones((2, 3)))
     # the same arrays, overwritten: whoever holds them sees the new step's gradient
     assert all(layer.grads[name] is grad for name, grad in grads.items())
+
+
+# The kernels and their references do the same operations in the same order, in the arrays'
+# dtype: the same bits. (A float32 kernel that slipped into float64, e.g. through a bare
+# literal 1, would round differently.)
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(N=st.integers(1, 5), H=st.integers(1, 9), seed=st.integers(0, 2**32 - 1))
+def test_gate_activations_kernel_equals_its_reference(dtype, N, H, seed):
+    rng = np.random.default_rng(seed)
+    with np.errstate(over="ignore"):
+        e = np.exp(rng.uniform(-100, 100, (N, 4 * H))).astype(dtype)   # some inf: saturated gates
+    c_prev = rng.standard_normal((N, H)).astype(dtype)
+    results = []
+    for kernel in (gate_activations, gate_activations_reference):
+        out = tuple(np.full(shape, np.nan, dtype) for shape in ((N, 4 * H), (N, H), (N, H)))  # gates, c, m
+        kernel(e, c_prev, *out)
+        results.append(out)
+    for got, expected in zip(*results):
+        assert got.dtype == dtype and np.isfinite(got).all()
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(N=st.integers(1, 5), H=st.integers(1, 9), extra=st.integers(0, 3), seed=st.integers(0, 2**32 - 1))
+def test_hidden_state_kernel_equals_its_reference(dtype, N, H, extra, seed):
+    rng = np.random.default_rng(seed)
+    with np.errstate(over="ignore"):
+        m = np.exp(rng.uniform(-100, 100, (N, H))).astype(dtype)
+    gates = rng.uniform(0, 1, (N, 4 * H)).astype(dtype)
+    results = []
+    for kernel in (hidden_state, hidden_state_reference):
+        tanh_c, h = np.full((N, H), np.nan, dtype), np.full((N, H + extra), 7, dtype)  # h wider than H
+        kernel(m, gates, tanh_c, h)
+        results.append((tanh_c, h))
+    (tanh_c, h), (tanh_c_ref, h_ref) = results
+    assert tanh_c.dtype == h.dtype == dtype and (h[:, H:] == 7).all()   # only the first H columns
+    np.testing.assert_array_equal(tanh_c, tanh_c_ref)
+    np.testing.assert_array_equal(h, h_ref)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -76,6 +156,5 @@ def test_gate_gradients_kernel_equals_its_reference(dtype, N, H, seed):
         results.append((da, dc_out))
     (da, dc_prev), (da_ref, dc_prev_ref) = results
     assert da.dtype == dc_prev.dtype == dtype
-    tolerance = 1e-6 if dtype == np.float32 else 1e-14
-    np.testing.assert_allclose(da, da_ref, rtol=tolerance, atol=tolerance)
-    np.testing.assert_allclose(dc_prev, dc_prev_ref, rtol=tolerance, atol=tolerance)
+    np.testing.assert_array_equal(da, da_ref)
+    np.testing.assert_array_equal(dc_prev, dc_prev_ref)

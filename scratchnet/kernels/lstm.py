@@ -1,7 +1,28 @@
-"""The LSTM backward's elementwise work for one step, fused into one pass: a Numba kernel.
+"""The LSTM's elementwise work for one step, each pass fused into one loop: Numba kernels.
 
-Going back through step t, before the product dh_{t-1} = da_t W_h, the gradient reaching
-the step's cell and gates is (the paper's equations (1)-(6), differentiated):
+Forward. The step's product gives every gate's pre-activation a, already scaled (see
+``scratchnet.layers.lstm_sequence``) so that one ``np.exp`` over all 4H columns yields
+e = exp(-a) for f, i, o and exp(-2a) for g. Then, with
+
+    sigmoid(a) = 1 / (1 + exp(-a))        tanh(a) = 2 / (1 + exp(-2a)) - 1 = 2 sigmoid(2a) - 1
+
+``gate_activations`` turns e into the gates and updates the cell, (1)-(5):
+
+    f, i, o = 1 / (1 + e)        g = 2 / (1 + e) - 1        c_t = f c_{t-1} + i g
+
+and writes m = -2 c_t; once ``np.exp`` has made m = exp(-2 c_t), ``hidden_state`` does (6):
+
+    tanh(c_t) = 2 / (1 + m) - 1              h_t = o tanh(c_t)
+
+An overflowing exp is harmless: 1 / (1 + inf) = 0 is the sigmoid's and 2 / (1 + inf) - 1 = -1
+the tanh's limit. Near 0 such a tanh is exact to the dtype's spacing at 1 (6e-8 in float32),
+not relative to its small value: about what c_t = f c_{t-1} + i g, a sum of terms up to 1,
+carries anyway.
+The exps stay in NumPy, whose exp is faster than its tanh, because Numba's exp is a scalar
+call per element; the rest is additions, multiplications and divisions, which vectorise.
+
+Backward. Going back through step t, before the product dh_{t-1} = da_t W_h, the gradient
+reaching the step's cell and gates is (equations (1)-(6), differentiated):
 
     dc   = dc + dh * o * (1 - tanh(c_t)^2)           (6), through tanh(c_t)
     da_f = dc * c_{t-1} * f (1 - f)                  (4), (1)    sigmoid' = s (1 - s)
@@ -10,35 +31,87 @@ the step's cell and gates is (the paper's equations (1)-(6), differentiated):
     da_o = dh * tanh(c_t) * o (1 - o)                (6), (5)
     dc_{t-1} = dc * f                                (4)
 
-In NumPy that is a dozen calls per step, each reading and writing whole (N, H) arrays, and
-the calls cost more than the arithmetic; the kernel reads each input once and writes each
-output once. Only multiplications and additions: no tanh or exp, whose compiled versions are
-scalar calls (which is why the forward, full of tanh, stays in NumPy). No ``fastmath``:
-nothing here is a reduction, so the loop vectorises without permission to reorder sums.
+``gate_gradients`` does that in one pass.
 
-``gate_gradients_reference`` is the same in plain NumPy; the tests hold the two together.
+Why kernels: in NumPy each line above is a call that reads and writes whole (N, H) arrays, and
+the calls cost more than the arithmetic; a kernel reads each input once and writes each output
+once. Two details keep them fast. ``one`` has the arrays' dtype: a bare literal 1 is an integer,
+and in Numba an integer with a float32 makes a float64, so the loop would convert every value
+there and back. ``error_model="numpy"``: a division by zero gives inf (as in NumPy)
+instead of raising, so the loop needs no check per division and vectorises (1 + e > 0 here
+anyway). No ``fastmath``: no sum is reordered.
 
-Arrays: dh, dc, c_prev, tanh_c (N, H); gates (N, 4H) = f, i, g, o after their nonlinearities;
-da (N, 4H) is written; dc is overwritten with dc_{t-1}.
+Each kernel has a plain NumPy twin, ``*_reference``; the tests hold them together.
+Arrays: a row per sequence n, H columns per gate; gates (N, 4H) = f, i, g, o.
 """
 
 from numba import njit
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def gate_activations(e, c_prev, gates, c, m):
+    """e (N, 4H), c_prev (N, H) -> gates (N, 4H), c (N, H) = c_t and m (N, H) = -2 c_t, written."""
+    N, H = c.shape
+    one = c.dtype.type(1)
+    for n in range(N):
+        for k in range(4 * H):
+            gates[n, k] = one / (one + e[n, k])          # sigmoid; for g, sigmoid(2a)
+        for j in range(H):
+            g = gates[n, 2 * H + j]
+            g = g + g - one                              # (3) tanh = 2 sigmoid(2a) - 1
+            gates[n, 2 * H + j] = g
+            cj = gates[n, j] * c_prev[n, j] + gates[n, H + j] * g   # (4)
+            c[n, j] = cj
+            m[n, j] = -(cj + cj)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def hidden_state(m, gates, tanh_c, h):
+    """m (N, H) = exp(-2 c_t), gates (N, 4H) -> tanh_c (N, H) and h_t into h's first H columns.
+
+    h may be wider than H (the next step's [h_t, x_{t+1}, 1]): a whole C-contiguous array
+    rather than a view of its first columns, which Numba would compile for any stride, unvectorised.
+    """
+    N, H = m.shape
+    one = m.dtype.type(1)
+    for n in range(N):
+        for j in range(H):
+            tc = (one + one) / (one + m[n, j]) - one
+            tanh_c[n, j] = tc
+            h[n, j] = gates[n, 3 * H + j] * tc           # (6)
 
 
 @njit(cache=True, nogil=True)
 def gate_gradients(dh, dc, gates, c_prev, tanh_c, da):
     """Fill da (N, 4H) for one step and turn dc (N, H) into dc_{t-1}, in one pass."""
     N, H = dh.shape
+    one = dh.dtype.type(1)
     for n in range(N):
         for j in range(H):
             f, i, g, o = gates[n, j], gates[n, H + j], gates[n, 2 * H + j], gates[n, 3 * H + j]
             tc = tanh_c[n, j]
-            dcn = dc[n, j] + dh[n, j] * o * (1 - tc * tc)
-            da[n, j] = dcn * c_prev[n, j] * f * (1 - f)
-            da[n, H + j] = dcn * g * i * (1 - i)
-            da[n, 2 * H + j] = dcn * i * (1 - g * g)
-            da[n, 3 * H + j] = dh[n, j] * tc * o * (1 - o)
+            dcn = dc[n, j] + dh[n, j] * o * (one - tc * tc)
+            da[n, j] = dcn * c_prev[n, j] * f * (one - f)
+            da[n, H + j] = dcn * g * i * (one - i)
+            da[n, 2 * H + j] = dcn * i * (one - g * g)
+            da[n, 3 * H + j] = dh[n, j] * tc * o * (one - o)
             dc[n, j] = dcn * f
+
+
+def gate_activations_reference(e, c_prev, gates, c, m):
+    """Plain NumPy, whole arrays at a time. Same contract as ``gate_activations``."""
+    H = c.shape[1]
+    gates[...] = 1 / (1 + e)
+    gates[:, 2 * H:3 * H] = 2 * gates[:, 2 * H:3 * H] - 1
+    c[...] = gates[:, :H] * c_prev + gates[:, H:2 * H] * gates[:, 2 * H:3 * H]
+    m[...] = -2 * c
+
+
+def hidden_state_reference(m, gates, tanh_c, h):
+    """Plain NumPy, whole arrays at a time. Same contract as ``hidden_state``."""
+    H = m.shape[1]
+    tanh_c[...] = 2 / (1 + m) - 1
+    h[:, :H] = gates[:, 3 * H:] * tanh_c
 
 
 def gate_gradients_reference(dh, dc, gates, c_prev, tanh_c, da):

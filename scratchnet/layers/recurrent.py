@@ -41,15 +41,14 @@ layer's output at t (with ``return_sequences``) plus from step t + 1, and passes
 
 Speed. GRU and RNN are a Python loop over time calling their step functions below, one
 product per step for all gates. The LSTM, the paper's layer, runs the same equations in
-``LSTM.forward`` and ``LSTM.backward`` over arrays that hold every step, and takes out of the
-backward loop what does not carry from step to step: dW = sum_t da_t^T [h_{t-1}, x_t] is one
-product over all T * N rows instead of T thin ones, and dx = da W_x another; only
-dh_{t-1} = da_t W_h stays in the loop, after one Numba pass (``scratchnet.kernels.lstm``)
-for the step's elementwise gradients. In the forward every gate is one tanh over all 4H
-columns (sigmoid(a) = (1 + tanh(a / 2)) / 2), so a step is a handful of NumPy calls on whole
-rows. Taking the input half x_t W_x^T of the forward out of the loop saves nothing (the
-per-step products already run near the GEMM peak, and it adds copies), and a fused Numba
-forward was slower (Numba's tanh is a scalar call). ``lstm_step_forward`` and
+``LSTM.forward`` and ``LSTM.backward`` through ``scratchnet.layers.lstm_sequence``, over
+arrays that hold every step. In the forward a step is its product, one ``np.exp`` over all 4H
+gate columns (sigmoid(a) = 1 / (1 + exp(-a)), tanh(a) = 2 sigmoid(2a) - 1), one over c_t, and
+two Numba passes (``scratchnet.kernels.lstm``) for the rest. The backward keeps in its loop
+only what carries from step to step, dh_{t-1} = da_t W_h after one Numba pass for the step's
+elementwise gradients; dW, db and dx are one product per chunk of steps. Taking the input half
+x_t W_x^T of the forward out of the loop saves nothing (the per-step products already run near
+the GEMM peak, and it adds a pass). ``lstm_step_forward`` and
 ``lstm_step_backward`` stay as the reference that the tests hold the LSTM to (through
 ``_Recurrent``'s loop); benchmarks/README.md has the figures.
 
