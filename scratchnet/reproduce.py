@@ -59,10 +59,13 @@ def train_one(config, folder, cifar, label, runs_after, threads, facts):
 
     handlers = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return train(trainer, folder, on_epoch_end=report, test_every_epoch=True, facts=facts)
+        summary = train(trainer, folder, on_epoch_end=report, test_every_epoch=True, facts=facts)
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+    if trainer.stop_requested:  # Ctrl-C while the run was being finished: stop before the next one
+        raise Interrupted("finished, then stopped")
+    return summary
 
 
 @cli.interruptible

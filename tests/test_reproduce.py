@@ -75,6 +75,24 @@ def test_reproduce_resumes_an_unfinished_run(tmp_path, cifar_root, capsys):
     assert "resuming at epoch 2" in out and "epoch 1/2" not in out and "epoch 2/2" in out
 
 
+def test_ctrl_c_while_a_run_is_finishing_stops_before_the_next(tmp_path, cifar_root, capsys, monkeypatch):
+    from scratchnet import runs
+
+    def train_then_ctrl_c(trainer, *args, **kwargs):  # the signal lands after the last step
+        summary = runs.train(trainer, *args, **kwargs)
+        trainer.stop_requested = True
+        return summary
+
+    monkeypatch.setattr(reproduce, "train", train_then_ctrl_c)
+    argv = ["--small", "--models", "lstm", "gru", "--seeds", "0", "--epochs", "1", "--out",
+            str(tmp_path / "results"), "--runs", str(tmp_path / "runs"), "--data-dir", str(cifar_root)]
+    assert reproduce.main(argv) == 130
+    assert "[run 1/2] lstm seed 0: finished, then stopped; saved. Run the same command again to go on." \
+        in capsys.readouterr().err
+    assert (tmp_path / "runs" / "lstm-seed0" / "summary.json").is_file()
+    assert not (tmp_path / "runs" / "gru-seed0").exists()
+
+
 def test_finished_runs_are_committed_but_not_their_checkpoints():
     # A table built over several sittings keeps its finished runs in git (results/runs/*/summary.json)
     import subprocess
