@@ -57,6 +57,10 @@ WRONG_ANSWERS = {
     ],
     "08-reading-the-paper": [
         ("check_lstm_gain(30, 30)", "[points, percent]"),
-        ("check_noise(10_000, True)", "[images_needed, str(gru_lstm_significant)]"),
+        # the sum of b and c taken for b, and one tail's p-value; significance the wrong way round
+        ("check_noise(10_000, 225, exact_p_value(b, 225 - b) / 2, not significant)",
+         "[images_needed, b, p_value, str(significant)]"),
+        # every CNN-LSTM the study's finished runs contradict (the complement of the solution's)
+        ("check_prediction([name for name in CNN_LSTMS if name not in reach])", "[str(reach)]"),
     ],
 }
