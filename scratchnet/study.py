@@ -210,6 +210,10 @@ def summarise(planned, done, labels, epochs=table1.DEFAULT_EPOCHS, small=False):
     return rows
 
 
+def _commits(row):
+    return {run["commit"] for run in row["runs"]}
+
+
 def _points(x):
     return f"{100 * x:.1f} point{'s' * (round(100 * x, 1) != 1)}"
 
@@ -264,11 +268,15 @@ def conclusion(rows, paper=table1.PAPER["cnn_lstm"]):
         else:
             said.append(f"No hypothesis{so_far} narrows the gap: the best, {name} ({rows[name]['label']}), "
                         f"widens it by {_points(-closes)}.")
-    if baseline.get("images_per_s"):
-        costs = [f"{name} {baseline['images_per_s'] / row['images_per_s']:.2f}x" for name, row in rows.items()
-                 if name != BASELINE and row["images_per_s"]]
+    if baseline.get("images_per_s"):  # time compares runs of the same code only
+        timed = {name: row for name, row in rows.items() if name != BASELINE and row["images_per_s"]}
+        same = [name for name, row in timed.items() if _commits(row) == _commits(baseline)]
+        costs = [f"{name} {baseline['images_per_s'] / rows[name]['images_per_s']:.2f}x" for name in same]
         if costs:
             said.append("Training time per image against the CNN-LSTM baseline: " + ", ".join(costs) + ".")
+        if len(same) < len(timed):
+            said.append("Not compared in time with the CNN-LSTM baseline, trained at another commit: "
+                        + ", ".join(name for name in timed if name not in same) + ".")
     if missing:
         said.append(f"Not finished: {', '.join(missing)}.")
     return said

@@ -167,6 +167,10 @@ def test_the_conclusion_says_what_is_not_finished_and_what_cannot_be_said():
     assert ("No hypothesis of those finished so far narrows the gap: the best, head_dense (the CNN's dense "
             "head on the CNN-LSTM's convolutions), widens it by 1.3 points.") in said
     assert "Training time per image against the CNN-LSTM baseline: cnn 1.00x, head_dense 1.00x." in said
+    rows["head_dense"]["runs"][0]["commit"] = "def5678"  # other code: its time says nothing of the network
+    said = study.conclusion(rows)
+    assert "Training time per image against the CNN-LSTM baseline: cnn 1.00x." in said
+    assert "Not compared in time with the CNN-LSTM baseline, trained at another commit: head_dense." in said
 
 
 # --- the command ----------------------------------------------------------------------------
