@@ -89,7 +89,8 @@ def startup_section(lines):
     """Start-up from ``benchmarks/startup.py`` lines: with an empty Numba cache, and with a full one."""
     rows = ["## Start-up", "",
             "A fresh Python process imports scratchnet, builds the CNN-LSTM and takes one training step and "
-            "one evaluation forward on 8 images (`benchmarks/startup.py`): `cold` with an empty Numba "
+            "one evaluation forward on 8 images (`benchmarks/startup.py`), timed from its launch to the "
+            "end of that work (its exit left out): `cold` with an empty Numba "
             "cache, so that every kernel is compiled, `cached` with the cache that run filled (every later "
             "start). Seconds, median over the sitting's rounds.", "",
             "| start | target | wall clock | CPU time |", "|---|---|---|---|"]
