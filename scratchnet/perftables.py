@@ -69,13 +69,15 @@ def conv2_section(runs):
 def lstm_section(runs):
     rows = ["## The LSTM", "",
             "48 steps of 48 values, H = 128, forward + backward, ms. Now: the whole sequence in arrays "
-            "that hold every step; a step's sigmoids and tanhs are two `np.exp` (over the 4H gate columns, "
+            "that hold every step; a step's sigmoids and tanhs are two exps (over the 4H gate columns, "
             "over c_t) with two Numba passes for the rest, the backward's elementwise work one Numba pass; "
-            "dW, db and dx one product per chunk of 8 steps, while their da_t are in the cache. Slower, so "
-            "not kept: `np.tanh` for the gates (slower than `np.exp`); Numba's own tanh or exp (scalar "
-            "calls); an exp written out in Numba (about 1% overall, for bit tricks per dtype); taking the "
-            "forward's input half x_t W_x out of the loop, over all steps or a chunk; dW and dx over all "
-            "steps in one product.", "",
+            "dW, db and dx one product per chunk of 8 steps, while their da_t are in the cache. The exps "
+            "are written out in Numba for float32 (`exp_float32`: a power of two times a polynomial, "
+            "which vectorises): on the AVX-512 machine of the sittings up to `2026-12-02-c` that gained "
+            "about 1% over `np.exp`, on AVX2 machines, where NumPy's exp is slower, much more (compare the "
+            "sittings). Slower, so not kept: `np.tanh` for the gates (slower than `np.exp`); Numba's own "
+            "tanh or exp (scalar calls); taking the forward's input half x_t W_x out of the loop, over all "
+            "steps or a chunk; dW and dx over all steps in one product.", "",
             "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
             "|---|---|---|---|---|"]
     for batch in ("128", "64"):

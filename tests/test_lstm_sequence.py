@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from strategies import recurrent_layer, sequences
 
 from scratchnet.kernels.lstm import (
+    exp_float32,
+    exp_float32_reference,
     gate_activations,
     gate_activations_reference,
     gate_gradients,
@@ -158,3 +160,32 @@ def test_gate_gradients_kernel_equals_its_reference(dtype, N, H, seed):
     assert da.dtype == dc_prev.dtype == dtype
     np.testing.assert_array_equal(da, da_ref)
     np.testing.assert_array_equal(dc_prev, dc_prev_ref)
+
+
+@given(N=st.integers(1, 5), K=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
+def test_exp_float32_kernel_equals_its_reference(N, K, seed):
+    x = np.random.default_rng(seed).uniform(-100, 100, (N, K)).astype(np.float32)
+    x[0, 0] = np.nan
+    got, expected = x.copy(), x.copy()
+    exp_float32(got)
+    with np.errstate(invalid="ignore"):        # the NaN's k, cast to an integer
+        exp_float32_reference(expected)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_exp_float32_is_within_two_units_in_the_last_place_of_numpys_over_its_range():
+    x = np.linspace(-87, 88, 2_000_001, dtype=np.float32)
+    x = np.concatenate([x, np.float32([0, -0.0, 1e-30, -1e-30, 0.5, -0.34657359])]).reshape(1, -1)
+    got = x.copy()
+    exp_float32(got)
+    expected = np.exp(x.astype(np.float64))
+    ulps = np.abs(got - expected) / np.spacing(expected.astype(np.float32))
+    assert ulps.max() <= 2, (ulps.max(), x[0, ulps.argmax()])
+
+
+def test_exp_float32_stands_in_for_the_limits_and_keeps_nan():
+    x = np.float32([[-np.inf, -1e4, -88, 89, 1e4, np.inf, np.nan]])
+    exp_float32(x)
+    assert (x[0, :3] <= np.exp(np.float32(-87))).all() and (x[0, :3] > 0).all()   # 0, as a normal float32
+    assert (x[0, 3:6] > 1e38).all() and np.isfinite(x[0, 3:6]).all()  # inf's stand-in, finite
+    assert np.isnan(x[0, 6])

@@ -1,7 +1,7 @@
 """The LSTM's elementwise work for one step, each pass fused into one loop: Numba kernels.
 
 Forward. The step's product gives every gate's pre-activation a, already scaled (see
-``scratchnet.layers.lstm_sequence``) so that one ``np.exp`` over all 4H columns yields
+``scratchnet.layers.lstm_sequence``) so that one exp over all 4H columns yields
 e = exp(-a) for f, i, o and exp(-2a) for g. Then, with
 
     sigmoid(a) = 1 / (1 + exp(-a))        tanh(a) = 2 / (1 + exp(-2a)) - 1 = 2 sigmoid(2a) - 1
@@ -10,7 +10,7 @@ e = exp(-a) for f, i, o and exp(-2a) for g. Then, with
 
     f, i, o = 1 / (1 + e)        g = 2 / (1 + e) - 1        c_t = f c_{t-1} + i g
 
-and writes m = -2 c_t; once ``np.exp`` has made m = exp(-2 c_t), ``hidden_state`` does (6):
+and writes m = -2 c_t; once exp has made m = exp(-2 c_t), ``hidden_state`` does (6):
 
     tanh(c_t) = 2 / (1 + m) - 1              h_t = o tanh(c_t)
 
@@ -18,8 +18,23 @@ An overflowing exp is harmless: 1 / (1 + inf) = 0 is the sigmoid's and 2 / (1 + 
 the tanh's limit. Near 0 such a tanh is exact to the dtype's spacing at 1 (6e-8 in float32),
 not relative to its small value: about what c_t = f c_{t-1} + i g, a sum of terms up to 1,
 carries anyway.
-The exps stay in NumPy, whose exp is faster than its tanh, because Numba's exp is a scalar
-call per element; the rest is additions, multiplications and divisions, which vectorise.
+In float32 (training) the exps are ``exp_float32``, below; in float64 (gradient checks) they
+are NumPy's, whose full precision a finite-difference check needs; the rest is additions,
+multiplications and divisions, which vectorise.
+
+exp. Numba's own exp is a call to the C library per element, which no loop vectorises; NumPy's
+runs SIMD code but, on machines without AVX-512, no faster than the arithmetic it takes to write
+one out. ``exp_float32`` writes it out as the C libraries do (Cephes' expf), in three steps:
+
+    k = round(x / ln 2)                    so that x = k ln 2 + r, |r| <= ln(2) / 2
+    exp(r) ~ 1 + r + r^2 p(r)              p a degree-5 polynomial fitted on that interval
+    exp(x) = exp(r) * 2^k                  2^k built from its bits: exponent field k + 127
+
+ln 2 is split in a part exact in float32 and a small rest, so that k ln 2 is subtracted without
+rounding away r. x is clamped to [-87, 88] so that k + 127 stays a normal exponent: exp(-87) =
+2e-38 stands for 0 and exp(88) = 2e38 for inf, both as good for 1 / (1 + e) as the limits. A NaN
+passes the comparisons untouched and stays NaN. The result is within 2 units in the last place
+of the exact exp (a test checks this over the whole range).
 
 Backward. Going back through step t, before the product dh_{t-1} = da_t W_h, the gradient
 reaching the step's cell and gates is (equations (1)-(6), differentiated):
@@ -41,11 +56,42 @@ there and back. ``error_model="numpy"``: a division by zero gives inf (as in Num
 instead of raising, so the loop needs no check per division and vectorises (1 + e > 0 here
 anyway). No ``fastmath``: no sum is reordered.
 
-Each kernel has a plain NumPy twin, ``*_reference``; the tests hold them together.
+Each kernel has a plain NumPy twin, ``*_reference``; the tests hold them together, bit for bit.
 Arrays: a row per sequence n, H columns per gate; gates (N, 4H) = f, i, g, o.
 """
 
+import numpy as np
 from numba import njit
+
+LN2_HI, LN2_LO = 0.693359375, -2.12194440e-4   # ln 2 = LN2_HI + LN2_LO; LN2_HI has 9 significant bits
+EXP_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+            5.0000001201e-1)                    # p(r), highest power first (Cephes' expf)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def exp_float32(x):
+    """x (N, K) float32, C-contiguous -> exp(x), in place.
+
+    2^k is written as bits into x's own element (through an int32 view of it), then multiplied
+    by exp(r): no scratch array, and a NaN's garbage k still gives NaN.
+    """
+    bits = x.view(np.int32)
+    lo, hi = np.float32(-87), np.float32(88)
+    p0, p1, p2 = np.float32(EXP_POLY[0]), np.float32(EXP_POLY[1]), np.float32(EXP_POLY[2])
+    p3, p4, p5 = np.float32(EXP_POLY[3]), np.float32(EXP_POLY[4]), np.float32(EXP_POLY[5])
+    ln2_hi, ln2_lo, log2e = np.float32(LN2_HI), np.float32(LN2_LO), np.float32(1.4426950408889634)
+    half, one = np.float32(0.5), np.float32(1)
+    N, K = x.shape
+    for n in range(N):
+        for j in range(K):
+            v = x[n, j]
+            v = hi if v > hi else v                     # comparisons with NaN are false: it stays
+            v = lo if v < lo else v
+            k = np.floor(v * log2e + half)
+            r = (v - k * ln2_hi) - k * ln2_lo
+            p = ((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5
+            bits[n, j] = (np.int32(k) + np.int32(127)) << 23   # x[n, j] = 2^k
+            x[n, j] = x[n, j] * (p * r * r + r + one)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -124,3 +170,14 @@ def gate_gradients_reference(dh, dc, gates, c_prev, tanh_c, da):
     da[:, 2 * H:3 * H] = dc * i * (1 - g**2)
     da[:, 3 * H:] = dh * tanh_c * o * (1 - o)
     dc *= f
+
+
+def exp_float32_reference(x):
+    """Plain NumPy, whole arrays at a time. Same contract as ``exp_float32``."""
+    p = [np.float32(c) for c in EXP_POLY]
+    v = np.clip(x, np.float32(-87), np.float32(88))   # np.clip keeps NaN, as the kernel does
+    k = np.floor(v * np.float32(1.4426950408889634) + np.float32(0.5))
+    r = (v - k * np.float32(LN2_HI)) - k * np.float32(LN2_LO)
+    poly = ((((p[0] * r + p[1]) * r + p[2]) * r + p[3]) * r + p[4]) * r + p[5]
+    scale = ((k.astype(np.int32) + np.int32(127)) << 23).view(np.float32)
+    x[...] = scale * (poly * r * r + r + np.float32(1))

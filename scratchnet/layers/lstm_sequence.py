@@ -14,9 +14,10 @@ exp, since
     sigmoid(a) = 1 / (1 + exp(-a))            tanh(a) = 2 / (1 + exp(-2a)) - 1
 
 so the rows of [W, b] are scaled by -1 for f, i, o and by -2 for g (exactly: powers of two)
-and one ``np.exp`` over the product's 4H columns serves all four gates; a second one, over
--2 c_t, serves tanh(c_t). Between and after them, two Numba passes (``scratchnet.kernels.lstm``,
-where the equations are) do the rest of the step's elementwise work.
+and one exp over the product's 4H columns serves all four gates; a second one, over -2 c_t,
+serves tanh(c_t) (``exp_float32`` in float32, NumPy's in float64: the kernels say why).
+Between and after them, two Numba passes (``scratchnet.kernels.lstm``, where the equations
+are) do the rest of the step's elementwise work.
 
 Backward. Only dh and dc carry from step t to step t - 1, so only they stay in the loop:
 ``gate_gradients`` turns dh and dc into da_t, the gradient of the step's four
@@ -41,7 +42,7 @@ each step's rows are contiguous: ``hs`` (T, N, H), ``gates`` (T, N, 4H), ``da`` 
 
 import numpy as np
 
-from scratchnet.kernels.lstm import gate_activations, gate_gradients, hidden_state
+from scratchnet.kernels.lstm import exp_float32, gate_activations, gate_gradients, hidden_state
 
 CHUNK = 8  # steps per product in the backward: at N = H = 128 their da is 8 * 128 * 512 floats, 2 MB
 
@@ -61,11 +62,12 @@ def lstm_sequence_forward(x, W, b):
     c = np.zeros((T + 1, N, H), W.dtype)            # c[t + 1] = c_t; c[0] = c_0 = 0
     tanh_c = np.empty((T, N, H), W.dtype)
     e, m = np.empty((N, 4 * H), W.dtype), np.empty((N, H), W.dtype)
+    exp = exp_float32 if W.dtype == np.float32 else lambda a: np.exp(a, out=a)
     with np.errstate(over="ignore", under="ignore"):   # exp -> inf or 0: the limits, see the kernels
         for t in range(T):
-            np.exp(np.matmul(hx[t], Wb_t, out=e), out=e)         # all four gates in one product
+            exp(np.matmul(hx[t], Wb_t, out=e))                   # all four gates in one product
             gate_activations(e, c[t], gates[t], c[t + 1], m)     # (1)-(5); m = -2 c_t
-            np.exp(m, out=m)
+            exp(m)
             hidden_state(m, gates[t], tanh_c[t], hx[t + 1])  # (6), h_t into hx[t + 1]
     return hx[1:, :, :H], (hx, gates, c, tanh_c)
 

@@ -42,7 +42,7 @@ layer's output at t (with ``return_sequences``) plus from step t + 1, and passes
 Speed. GRU and RNN are a Python loop over time calling their step functions below, one
 product per step for all gates. The LSTM, the paper's layer, runs the same equations in
 ``LSTM.forward`` and ``LSTM.backward`` through ``scratchnet.layers.lstm_sequence``, over
-arrays that hold every step. In the forward a step is its product, one ``np.exp`` over all 4H
+arrays that hold every step. In the forward a step is its product, one exp over all 4H
 gate columns (sigmoid(a) = 1 / (1 + exp(-a)), tanh(a) = 2 sigmoid(2a) - 1), one over c_t, and
 two Numba passes (``scratchnet.kernels.lstm``) for the rest. The backward keeps in its loop
 only what carries from step to step, dh_{t-1} = da_t W_h after one Numba pass for the step's
