@@ -38,10 +38,21 @@ def commit():
     return described.stdout.strip() if described.returncode == 0 and described.stdout.strip() else None
 
 
+def cpu_name():
+    """The processor's model name (Linux's /proc/cpuinfo), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_facts():
     """Cores, processor and BLAS: what a run's speed depends on besides the code."""
     blas = blas_info()
-    return {"cores": usable_cores(), "cpu": platform.processor() or platform.machine(),
+    return {"cores": usable_cores(), "cpu": cpu_name(),
             "blas": f"{blas['library']} {blas['version']} ({blas['kernel']} kernel)" if blas["library"]
                     else None}
 

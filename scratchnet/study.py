@@ -189,7 +189,7 @@ def summarise(planned, done, labels, epochs=table1.DEFAULT_EPOCHS, small=False):
         each = [{"seed": seed, "test_accuracy": summary["test_accuracy"],
                  "wall_time_s": summary["wall_time_s"], "images_per_s": summary["train_images_per_s"],
                  "threads": summary.get("threads", 1), "commit": summary.get("commit"),
-                 "data": summary.get("data")}
+                 "machine": summary.get("machine"), "data": summary.get("data")}
                 for seed, (summary, _) in sorted(runs.items())]
         rows[name] = {
             "label": PLAN[name].label, "hypothesis": PLAN[name].hypothesis, "model": config.model,
@@ -210,8 +210,10 @@ def summarise(planned, done, labels, epochs=table1.DEFAULT_EPOCHS, small=False):
     return rows
 
 
-def _commits(row):
-    return {run["commit"] for run in row["runs"]}
+def _timing(row):
+    """What a run's speed depends on besides the network: the code, the machine, the threads."""
+    return {(run["commit"], json.dumps(run.get("machine"), sort_keys=True), run["threads"])
+            for run in row["runs"]}
 
 
 def _points(x):
@@ -268,15 +270,24 @@ def conclusion(rows, paper=table1.PAPER["cnn_lstm"]):
         else:
             said.append(f"No hypothesis{so_far} narrows the gap: the best, {name} ({rows[name]['label']}), "
                         f"widens it by {_points(-closes)}.")
-    if baseline.get("images_per_s"):  # time compares runs of the same code only
-        timed = {name: row for name, row in rows.items() if name != BASELINE and row["images_per_s"]}
-        same = [name for name, row in timed.items() if _commits(row) == _commits(baseline)]
-        costs = [f"{name} {baseline['images_per_s'] / rows[name]['images_per_s']:.2f}x" for name in same]
-        if costs:
-            said.append("Training time per image against the CNN-LSTM baseline: " + ", ".join(costs) + ".")
-        if len(same) < len(timed):
-            said.append("Not compared in time with the CNN-LSTM baseline, trained at another commit: "
-                        + ", ".join(name for name in timed if name not in same) + ".")
+    # time compares runs of the same code, on the same machine and threads: against the CNN-LSTM
+    # (30 or 60 epochs: the same network, the same time per image) trained so
+    references = [name for name in (BASELINE, f"{BASELINE}_60") if rows.get(name, {}).get("images_per_s")]
+    costs, uncompared = [], []
+    for name, row in rows.items():
+        if not row["images_per_s"] or name in references:
+            continue
+        same = [ref for ref in references if _timing(rows[ref]) == _timing(row)]
+        if same:
+            costs.append(f"{name} {rows[same[0]]['images_per_s'] / row['images_per_s']:.2f}x ({same[0]})")
+        else:
+            uncompared.append(name)
+    if costs:
+        said.append("Training time per image against the CNN-LSTM trained with the same code on the same "
+                    "machine: " + ", ".join(costs) + ".")
+    if uncompared:
+        said.append("Not compared in time: " + ", ".join(uncompared) + " (no CNN-LSTM run of the same "
+                    "commit, machine and threads).")
     if missing:
         said.append(f"Not finished: {', '.join(missing)}.")
     return said

@@ -8,6 +8,7 @@ def test_facts_name_cores_and_blas():
     assert facts["cores"] == usable_cores() >= 1
     assert set(blas_info()) == {"library", "version", "kernel", "threads"}
     assert commit() is None or len(commit()) >= 7
+    assert facts["cpu"] and facts["cpu"] != "", facts   # Linux: the model name, not just "x86_64"
 
 
 def test_timed_calls_warmup_plus_repeats_and_gives_a_median():

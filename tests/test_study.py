@@ -166,11 +166,18 @@ def test_the_conclusion_says_what_is_not_finished_and_what_cannot_be_said():
     said = study.conclusion(rows)
     assert ("No hypothesis of those finished so far narrows the gap: the best, head_dense (the CNN's dense "
             "head on the CNN-LSTM's convolutions), widens it by 1.3 points.") in said
-    assert "Training time per image against the CNN-LSTM baseline: cnn 1.00x, head_dense 1.00x." in said
+    same = "Training time per image against the CNN-LSTM trained with the same code on the same machine: "
+    assert same + "cnn 1.00x (cnn_lstm), head_dense 1.00x (cnn_lstm)." in said
     rows["head_dense"]["runs"][0]["commit"] = "def5678"  # other code: its time says nothing of the network
+    rows["cnn"]["runs"][0]["machine"] = {"cpu": "another"}  # nor does another machine's
     said = study.conclusion(rows)
-    assert "Training time per image against the CNN-LSTM baseline: cnn 1.00x." in said
-    assert "Not compared in time with the CNN-LSTM baseline, trained at another commit: head_dense." in said
+    assert not any(s.startswith(same) for s in said)
+    assert ("Not compared in time: cnn, head_dense (no CNN-LSTM run of the same commit, machine and "
+            "threads).") in said
+    rows["cnn_lstm_60"] = dict(rows["cnn_lstm"], runs=[dict(rows["cnn"]["runs"][0], images_per_s=1000.0)],
+                               images_per_s=1000.0)
+    said = study.conclusion(rows)   # the 60-epoch CNN-LSTM times the runs of its code and machine
+    assert same + "cnn 2.00x (cnn_lstm_60)." in said
 
 
 # --- the command ----------------------------------------------------------------------------
