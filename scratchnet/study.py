@@ -270,9 +270,11 @@ def conclusion(rows, paper=table1.PAPER["cnn_lstm"]):
         else:
             said.append(f"No hypothesis{so_far} narrows the gap: the best, {name} ({rows[name]['label']}), "
                         f"widens it by {_points(-closes)}.")
-    # time compares runs of the same code, on the same machine and threads: against the CNN-LSTM
-    # (30 or 60 epochs: the same network, the same time per image) trained so
-    references = [name for name in (BASELINE, f"{BASELINE}_60") if rows.get(name, {}).get("images_per_s")]
+    # time compares runs of the same code, on the same machine and threads: against a run of the
+    # CNN-LSTM's own network (the baseline, or one that changes only the budget or the learning rate)
+    network = (baseline.get("model"), baseline.get("model_options"))
+    references = [name for name, row in rows.items()
+                  if (row["model"], row["model_options"]) == network and row["images_per_s"]]
     costs, uncompared = [], []
     for name, row in rows.items():
         if not row["images_per_s"] or name in references:

@@ -174,10 +174,11 @@ def test_the_conclusion_says_what_is_not_finished_and_what_cannot_be_said():
     assert not any(s.startswith(same) for s in said)
     assert ("Not compared in time: cnn, head_dense (no CNN-LSTM run of the same commit, machine and "
             "threads).") in said
-    rows["cnn_lstm_60"] = dict(rows["cnn_lstm"], runs=[dict(rows["cnn"]["runs"][0], images_per_s=1000.0)],
-                               images_per_s=1000.0)
-    said = study.conclusion(rows)   # the 60-epoch CNN-LSTM times the runs of its code and machine
-    assert same + "cnn 2.00x (cnn_lstm_60)." in said
+    # the CNN-LSTM's network at another learning rate times the runs of its code and machine
+    rows["lr_0.05"] = dict(rows["cnn_lstm"], runs=[dict(rows["cnn"]["runs"][0], images_per_s=1000.0)],
+                           images_per_s=1000.0)
+    said = study.conclusion(rows)
+    assert same + "cnn 2.00x (lr_0.05)." in said
 
 
 # --- the command ----------------------------------------------------------------------------
