@@ -1,7 +1,7 @@
 """The performance page, benchmarks/README.md, written from the benchmark history alone.
 
 ``write_page(history_path, out_path)`` reads ``benchmarks/history.jsonl``, one JSON object
-per line, of four kinds:
+per line, of five kinds:
 
 - a run of ``python -m scratchnet.bench --json`` (no ``"kind"``): steps, layers, kernels;
 - ``"kind": "algorithms"``, a run of ``benchmarks/conv1_lstm.py``: old and new alternated in
@@ -9,7 +9,9 @@ per line, of four kinds:
   2 threads);
 - ``"kind": "torch_twin"``, a run of ``benchmarks/torch_twin.py``: PyTorch's step, same network;
 - ``"kind": "startup"``, a run of ``benchmarks/startup.py``: the first step with Numba's cache
-  empty and full.
+  empty and full;
+- ``"kind": "cluster_grid"``, a run of ``benchmarks/cluster_grid.py``: a small grid of runs one
+  after another and on a local Dask cluster of two workers.
 
 Lines of one sitting share a ``"sitting"`` label; the page compares the latest sitting's
 lines with each other only (the median over them), never figures from different sittings.
@@ -21,7 +23,7 @@ import numpy as np
 
 from scratchnet.files import write_text
 from scratchnet.history import clocks, fig, median, read_history
-from scratchnet.perftables import conv1_section, conv2_section, lstm_section, startup_section
+from scratchnet.perftables import conv1_section, conv2_section, grid_section, lstm_section, startup_section
 
 EPOCH_IMAGES = 50_000
 TARGETS = {"conv1": 1.5, "lstm": 1.3, "torch_1": 1.4, "torch_2": 1.5, "share_of_peak": 0.80, "epoch": 1.1}
@@ -199,6 +201,8 @@ def render(lines):
         page += lstm_section(same) + step_section(same, twins)
     if startups:
         page += startup_section([line for line in startups if line["sitting"] == startups[-1]["sitting"]])
+    grids = [line for line in lines if line.get("kind") == "cluster_grid"]
+    page += grid_section([line for line in grids if line["sitting"] == grids[-1]["sitting"]] if grids else [])
     if runs:
         page += bench_section(runs)
     return "\n".join(page).rstrip() + "\n"

@@ -1,4 +1,4 @@
-"""The performance page's tables of old against new: conv1's algorithms, conv2's tiles, the LSTM, start-up.
+"""The performance page's tables: conv1's algorithms, conv2's tiles, the LSTM, start-up, a grid's wall time.
 
 Each function takes the latest sitting's lines of one kind from the history and returns the
 section's Markdown lines; ``scratchnet.perfpage`` puts them together.
@@ -100,4 +100,36 @@ def startup_section(lines):
         seconds = [median(lines, start, key) for key in ("wall_s", "cpu_s")]
         cells = [f"{value:.2f} s ({'met' if value < limit else 'not met'})" for value in seconds]
         rows.append(f"| {start} | under {limit:g} s | {' | '.join(cells)} |")
+    return rows + [""]
+
+GRID = ("Table 1 and the study are grids of independent runs; `reproduce --scheduler` sends each run to "
+        "a worker of a Dask cluster (`scratchnet/cluster.py`). `benchmarks/cluster_grid.py` times one "
+        "small grid (`reproduce --small`) trained one run after another, and with `--scheduler local:2`, "
+        "two worker processes on this machine, their start-up included. **No gain is expected on two "
+        "cores**: the CNN rows already split each batch across both cores when run one after another, "
+        "and the workers pay for starting (Python, Numba's cache, the data); only the one-thread rows "
+        "(lstm, gru) leave a core idle that a second worker could use, where that core is free. A "
+        "cluster gains by adding machines: a grid of N runs on N of them takes about its longest run.")
+
+
+def grid_section(lines):
+    """Grid wall time from the sitting's ``benchmarks/cluster_grid.py`` lines (none: how to measure)."""
+    rows = ["## Grid wall time", "", GRID, ""]
+    if not lines:
+        return rows + ["Not measured yet: `python benchmarks/cluster_grid.py --sitting LABEL --append "
+                       "benchmarks/history.jsonl`, on a quiet machine.", ""]
+    rows += ["| grid | runs | cores | one after another | local:2 (workers x threads) "
+             "| local:2 / one after another |", "|---|---|---|---|---|---|"]
+    grids = {}
+    for line in lines:  # the lines of one grid together
+        grid = line["grid"]
+        key = (*grid["models"], "seeds", *grid["seeds"], grid["epochs"], grid["small"])
+        grids.setdefault(key, []).append(line)
+    for same in grids.values():
+        first, grid = same[0], same[0]["grid"]
+        alone, local = (median(same, "wall_s", way) for way in ("one_after_another", "local_2"))
+        rows.append(f"| {', '.join(grid['models'])}; seeds {', '.join(map(str, grid['seeds']))}; "
+                    f"{grid['epochs']} epoch{'s' * (grid['epochs'] != 1)}{', --small' * grid['small']} "
+                    f"| {grid['runs']} | {first['cores']} | {alone:.0f} s | {local:.0f} s "
+                    f"({first['workers']} x {first['threads_per_worker']}) | {local / alone:.2f}x |")
     return rows + [""]

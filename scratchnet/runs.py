@@ -27,7 +27,7 @@ from scratchnet import checkpoint, files
 from scratchnet.plots import plot_history
 from scratchnet.recipe import Config
 from scratchnet.reporting import write_report
-from scratchnet.trainer import Interrupted
+from scratchnet.trainer import Interrupted, Trainer, split_data
 from scratchnet.transforms import CROP
 
 CHECKPOINT = "checkpoint.npz"
@@ -198,6 +198,36 @@ def train(trainer, folder, on_step=None, on_epoch_end=None, stop_after_steps=Non
     write_report(folder.path, model=trainer.model, test_images=data.x_test, test_labels=data.y_test,
                  predictions=test["predictions"])
     return summary
+
+
+def train_run(config, folder, cifar, threads, facts, on_resume=None, on_epoch_end=None, stop=None):
+    """Train the run ``config`` in ``folder`` to its end, resuming from its checkpoint; returns the summary.
+
+    The one path of a Table 1 or study run, on this machine (``scratchnet.reproduce``) or as a
+    job on a cluster's worker (``scratchnet.cluster``): the same seed and threads give the same
+    run, bit for bit, wherever it trains. The caller holds the folder's lock. ``cifar`` is
+    ``load_cifar10``'s four arrays; ``on_resume(trainer)`` follows a resume, ``on_epoch_end(trainer,
+    row)`` every epoch; ``stop()``, asked after every step, stops the run (saved: Interrupted).
+    """
+    trainer = Trainer(config, split_data(config, *cifar), threads=threads)
+    if folder.checkpoint.is_file():
+        folder.resume(trainer)
+        if on_resume is not None:
+            on_resume(trainer)
+
+    def on_step(trainer):
+        trainer.stop_requested = trainer.stop_requested or bool(stop and stop())
+
+    return train(trainer, folder, on_step=on_step, on_epoch_end=on_epoch_end, test_every_epoch=True,
+                 facts=facts)
+
+
+def epoch_line(trainer, row):
+    """How a run stands after an epoch, in words: its accuracies and its time left."""
+    # only this run's time is estimated: the other rows train at other speeds
+    left = trainer.wall_seconds / trainer.epoch * (trainer.config.epochs - trainer.epoch)
+    return (f"epoch {row['epoch']}/{trainer.config.epochs}, train accuracy {row['train_accuracy']:.3f}, "
+            f"test accuracy {row['test_accuracy']:.3f}, about {left / 60:.0f} min left in this run")
 
 
 def _pid_in(path):

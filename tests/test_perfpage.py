@@ -108,3 +108,19 @@ def test_the_committed_page_is_the_history_rendered(tmp_path):
     out = tmp_path / "README.md"
     write_page(BENCHMARKS / "history.jsonl", out)
     assert out.read_text() == (BENCHMARKS / "README.md").read_text()
+
+
+def test_the_grid_s_wall_time_is_read_from_its_latest_sitting_and_expects_no_gain_on_two_cores(tmp_path):
+    def grid(sitting, alone, local):
+        return {"kind": "cluster_grid", "sitting": sitting, "rounds": 1, "cores": 2, "workers": 2,
+                "threads_per_worker": 1, "wall_s": {"one_after_another": alone, "local_2": local},
+                "grid": {"models": ["cnn_lstm", "cnn"], "seeds": [0, 1], "epochs": 1, "small": True,
+                         "runs": 4}}
+
+    unmeasured = render(read_history(history(tmp_path, [algorithms("new")])))
+    assert "## Grid wall time" in unmeasured and "**No gain is expected on two cores**" in unmeasured
+    assert "Not measured yet: `python benchmarks/cluster_grid.py --sitting LABEL" in unmeasured
+    lines = [grid("old", 900.0, 100.0), grid("new", 300.0, 330.0), grid("new", 320.0, 340.0)]
+    page = render(read_history(history(tmp_path, lines)))
+    assert "| cnn_lstm, cnn; seeds 0, 1; 1 epoch, --small | 4 | 2 | 310 s | 335 s (2 x 1) | 1.08x |" in page
+    assert "Not measured yet" not in page

@@ -76,14 +76,19 @@ def test_reproduce_resumes_an_unfinished_run(tmp_path, cifar_root, capsys):
 
 
 def test_ctrl_c_while_a_run_is_finishing_stops_before_the_next(tmp_path, cifar_root, capsys, monkeypatch):
+    import os
+    import signal
+
     from scratchnet import runs
 
-    def train_then_ctrl_c(trainer, *args, **kwargs):  # the signal lands after the last step
-        summary = runs.train(trainer, *args, **kwargs)
-        trainer.stop_requested = True
+    finish = runs.train
+
+    def train_then_ctrl_c(*args, **kwargs):  # the signal lands after the last step
+        summary = finish(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
         return summary
 
-    monkeypatch.setattr(reproduce, "train", train_then_ctrl_c)
+    monkeypatch.setattr(runs, "train", train_then_ctrl_c)
     argv = ["--small", "--models", "lstm", "gru", "--seeds", "0", "--epochs", "1", "--out",
             str(tmp_path / "results"), "--runs", str(tmp_path / "runs"), "--data-dir", str(cifar_root)]
     assert reproduce.main(argv) == 130
