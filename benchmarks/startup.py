@@ -44,11 +44,34 @@ print(json.dumps({"ready": time.time(), "cpu_s": time.process_time()}))
 """
 
 
-def child_seconds(cache_dir):
-    """Wall clock from launching a child process that runs ``CHILD`` to the end of its step (its exit,
+# Numba's own share: a program that imports numpy and Numba and calls one trivial cached kernel.
+# Loading any kernel from the cache first loads Numba's typing and lowering registries, whatever the
+# kernel; this is the floor under `cached` that no change to scratchnet can lower.
+FLOOR = """
+import json, time
+import numpy as np
+from numba import njit
+
+@njit(cache=True)
+def total(a):
+    s = a.dtype.type(0)
+    for i in range(a.size):
+        s += a[i]
+    return s
+
+total(np.ones(8, np.float32))
+print(json.dumps({"ready": time.time(), "cpu_s": time.process_time()}))
+"""
+
+
+def child_seconds(cache_dir, code=CHILD):
+    """Wall clock from launching a child process that runs ``code`` to the end of its work (its exit,
     which a user does not wait for, left out), and the child's CPU time until then."""
+    script = os.path.join(cache_dir, "child.py")  # a file: Numba caches only functions from files
+    with open(script, "w") as f:
+        f.write(code)
     launched = time.time()
-    done = subprocess.run([sys.executable, "-c", CHILD], env=dict(os.environ, NUMBA_CACHE_DIR=cache_dir),
+    done = subprocess.run([sys.executable, script], env=dict(os.environ, NUMBA_CACHE_DIR=cache_dir),
                           check=True, capture_output=True, text=True)
     child = json.loads(done.stdout.splitlines()[-1])
     return child["ready"] - launched, child["cpu_s"]
@@ -61,11 +84,14 @@ def main(argv=None):
     parser.add_argument("--append", metavar="FILE", help="also append the JSON line to this history")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
-    figures = {"cold": [], "cached": []}
+    figures = {"cold": [], "cached": [], "numba_floor": []}
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory() as cache_dir:
             figures["cold"].append(child_seconds(cache_dir))
             figures["cached"].append(child_seconds(cache_dir))
+        with tempfile.TemporaryDirectory() as cache_dir:
+            child_seconds(cache_dir, FLOOR)  # fills its cache
+            figures["numba_floor"].append(child_seconds(cache_dir, FLOOR))
     result = {"kind": "startup", "rounds": args.rounds}
     for name, runs in figures.items():
         result[name] = {"wall_s": float(np.median([w for w, _ in runs])),

@@ -74,6 +74,10 @@ def test_start_up_is_read_from_its_latest_sitting_against_its_limits(tmp_path):
     page = render(read_history(history(tmp_path, lines)))
     assert "| cold | under 10 s | 10.00 s (not met) | 9.00 s (met) |" in page
     assert "| cached | under 1 s | 1.60 s (not met) | 0.80 s (met) |" in page
+    assert "| Numba alone, cached" not in page   # sittings before it was measured
+    lines[-1]["numba_floor"] = {"wall_s": 1.2, "cpu_s": 0.7}   # measured since: the floor under cached
+    page = render(read_history(history(tmp_path, lines)))
+    assert "| Numba alone, cached | - | 1.20 s | 0.70 s |" in page
 
 
 def test_a_measurement_is_stamped_printed_and_appended(tmp_path, capsys):
