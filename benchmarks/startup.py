@@ -11,7 +11,10 @@ one training step (forward, backward, clip, SGD) and one evaluation forward on a
 Numba cache, so every kernel the CNN-LSTM uses is compiled; ``cached`` runs it again with the
 cache that run filled. Rounds alternate the two; figures are medians of the wall clock and of
 the child's CPU time (the steadier one on a shared machine), both up to the end of the step:
-the process's exit, which nobody waits for, is left out. One JSON line
+the process's exit, which nobody waits for, is left out. Python's own bytecode cache (.pyc) is on
+in the children even where the environment turns it off (PYTHONDONTWRITEBYTECODE), as it is on a
+user's machine; without it every start compiles scratchnet's modules again. ``numba_floor`` is
+a program that does nothing but load one trivial kernel from Numba's cache. One JSON line
 (``"kind": "startup"``) goes to stdout and, with ``--append``, to the history.
 """
 
@@ -70,9 +73,10 @@ def child_seconds(cache_dir, code=CHILD):
     script = os.path.join(cache_dir, "child.py")  # a file: Numba caches only functions from files
     with open(script, "w") as f:
         f.write(code)
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # Python's own cache on, as for every user
     launched = time.time()
-    done = subprocess.run([sys.executable, script], env=dict(os.environ, NUMBA_CACHE_DIR=cache_dir),
-                          check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, script], env=env, check=True, capture_output=True, text=True)
     child = json.loads(done.stdout.splitlines()[-1])
     return child["ready"] - launched, child["cpu_s"]
 

@@ -92,7 +92,8 @@ def startup_section(lines):
     rows = ["## Start-up", "",
             "A fresh Python process imports scratchnet, builds the CNN-LSTM and takes one training step and "
             "one evaluation forward on 8 images (`benchmarks/startup.py`), timed from its launch to the "
-            "end of that work (its exit left out): `cold` with an empty Numba "
+            "end of that work (its exit left out; Python's bytecode cache on, as on a user's machine, from "
+            "sitting `2026-12-02-e`): `cold` with an empty Numba "
             "cache, so that every kernel is compiled, `cached` with the cache that run filled (every later "
             "start). Seconds, median over the sitting's rounds. `Numba alone`: a program that only "
             "imports numpy and Numba and calls one trivial kernel from its cache; loading a first kernel "
