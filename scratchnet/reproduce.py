@@ -20,13 +20,12 @@ import sys
 from pathlib import Path
 
 from scratchnet import cli, cluster, files, study, study_report
-from scratchnet.cifar10 import data_root, load_cifar10, provenance
+from scratchnet.cifar10 import data_root, load_cifar10
 from scratchnet.download import ensure_cifar10
-from scratchnet.machine import commit, machine_facts
 from scratchnet.parallel import check_threads, usable_cores
 from scratchnet.recipe import SMALL, default_threads
 from scratchnet.reporting import write_index
-from scratchnet.runs import RunFolder, epoch_line, train_run
+from scratchnet.runs import RunFolder, epoch_line, run_facts, train_run
 from scratchnet.table1 import (
     DEFAULT_EPOCHS,
     DEFAULT_RUNS,
@@ -139,7 +138,7 @@ def main(argv=None):
                 root = ensure_cifar10(data_root(args.data_dir)).resolve()
             if not args.scheduler:
                 cifar = load_cifar10(root)
-                facts = {"data": provenance(root), "commit": commit(), "machine": machine_facts()}
+                facts = run_facts(root)
             for folder, option in ((runs, "--runs"), (out, "--out")):
                 try:  # now, not after hours of training
                     files.check_writable(folder)

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from scratchnet import checkpoint, files
+from scratchnet.cifar10 import provenance
+from scratchnet.machine import commit, machine_facts
 from scratchnet.plots import plot_history
 from scratchnet.recipe import Config
 from scratchnet.reporting import write_report
@@ -220,6 +222,11 @@ def train_run(config, folder, cifar, threads, facts, on_resume=None, on_epoch_en
 
     return train(trainer, folder, on_step=on_step, on_epoch_end=on_epoch_end, test_every_epoch=True,
                  facts=facts)
+
+
+def run_facts(root):
+    """What a run's summary records besides its results: the data in ``root``, the code, the machine."""
+    return {"data": provenance(root), "commit": commit(), "machine": machine_facts()}
 
 
 def epoch_line(trainer, row):
