@@ -235,7 +235,8 @@ def finished_summaries(plan, runs):
 def write_outputs(args, plan, runs, out, epochs, command, labels):
     """Table 1's files, or the study's, from the runs of ``plan`` finished so far; the Markdown's path."""
     if args.study:
-        rows = study.summarise(plan, study.finished(runs, plan), labels(), epochs, args.small)
+        done = study.finished(runs, study.on_record(plan))
+        rows = study.summarise(plan, done, labels(), epochs, args.small)
         study_report.write_results(rows, study.conclusion(rows), out, command)
         return out / "study.md"
     rows = summarise(finished_summaries(plan, runs))

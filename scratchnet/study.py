@@ -122,6 +122,11 @@ def finished(runs, planned):
     return done
 
 
+def on_record(planned):
+    """``planned`` and its names' extra seeds: a seed trained ahead of the rule is reported, not hidden."""
+    return list(dict.fromkeys(planned + [(name, seed) for name, _ in planned for seed in EXTRA_SEEDS]))
+
+
 def paired(done, first, second, labels):
     """Seed 0 of ``first`` against seed 0 of ``second``: the accuracy gap and McNemar's (b, c, p)."""
     (a, pa), (b, pb) = done[first][0], done[second][0]

@@ -13,7 +13,7 @@ from scratchnet.table1 import NOT_RECORDED, PAPER
 RULE = (f"seed 0 of every run first. A variant whose seed-0 gap to the CNN at its budget is under "
         f"{100 * CLOSE:g} point, or whose McNemar p-value against it is {SIGNIFICANCE} or more, is close; "
         f"the {MOST_EXTRA} closest get seeds {' and '.join(map(str, EXTRA_SEEDS))}, and so does the CNN they "
-        "are compared with.")
+        "are compared with. A seed trained before the rule asks for it is reported too.")
 PAIRED = ("b / c, p: McNemar's exact test of seed 0 against seed 0 on the same test images (b: images only "
           "this run gets right, c: only the other does). It compares two trained networks; the spread over "
           "seeds (± std) compares the architectures. gap: the difference of the mean accuracies, in points.")

@@ -262,3 +262,18 @@ def test_report_only_writes_the_study_from_finished_runs_and_names_the_rest(tmp_
     assert rows["head_dense"]["planned_seeds"] == [0, 1, 2] and rows["head_dense"]["seeds"] == [0]
     assert "Not finished: cnn seed 1, cnn seed 2, head_dense seed 1, head_dense seed 2." in \
         (tmp_path / "study" / "study.md").read_text()
+
+
+def test_a_seed_trained_before_the_rule_asks_for_it_is_reported(tmp_path, cifar_root):
+    from scratchnet.cifar10 import load_cifar10
+
+    labels = load_cifar10(cifar_root)[3][:N]
+    for name, seed, right in (("cnn", 0, 800), ("head_dense", 0, 797), ("head_dense", 1, 803)):
+        answers = np.where(np.arange(N) < right, labels, (labels + 1) % 10).astype(np.uint8)
+        write_run(tmp_path / "runs", name, seed, (fake(first(right))[0], answers))
+    argv = ["--study", "--report-only", "--variants", "cnn", "head_dense", "reading_rows",
+            "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "study"), "--data-dir", str(cifar_root)]
+    assert reproduce.main(argv) == 0   # reading_rows seed 0 is missing: the rule has not decided yet
+    row = json.loads((tmp_path / "study" / "study.json").read_text())["rows"]["head_dense"]
+    assert row["planned_seeds"] == [0] and row["seeds"] == [0, 1] and row["mean"] == pytest.approx(0.8)
+    assert "80.0% ± 0.4% (2 seeds)" in (tmp_path / "study" / "study.md").read_text()
