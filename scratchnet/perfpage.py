@@ -15,6 +15,7 @@ per line, of five kinds:
 
 Lines of one sitting share a ``"sitting"`` label; the page compares the latest sitting's
 lines with each other only (the median over them), never figures from different sittings.
+The table of every sitting lists each one's targets, each computed within its own sitting.
 Every figure on the page comes from the history; the text around them lives here.
 """
 
@@ -128,56 +129,69 @@ def step_section(runs, twins):
     return rows + [""]
 
 
-def targets_section(runs, twins):
-    def ratio(clock, kind, batch, old, new):
+WHAT = {  # key: (the target in words, its column in the table of every sitting)
+    "conv1": ("conv1 forward + backward, Conv2DNCHW against Conv2D", "conv1"),
+    "lstm": ("LSTM forward + backward, against the step loop", "LSTM"),
+    "share_of_peak": ("step at one thread, share of the one-core ceiling", "of peak"),
+    "torch_1": ("step against PyTorch's, 1 thread", "PyTorch, 1 thread"),
+    "epoch": ("epoch on two cores, before / after (from step time)", "epoch"),
+    "torch_2": ("step against PyTorch's, 2 threads", "PyTorch, 2 threads"),
+}
+
+
+def target_figures(runs, twins, clock):
+    """Each target's figure in one sitting by ``clock``; those the sitting did not measure left out."""
+    def ratio(kind, batch, old, new):
         return fig(runs, clock, kind, batch, old) / fig(runs, clock, kind, batch, new)
 
-    def share(clock):
-        after = fig(runs, clock, "train_step", "1", "after")
-        return 128 * median(runs, "mflop_per_img") / after / fig(runs, clock, "gemm_peak_gflops")
+    step = fig(runs, clock, "train_step", "1", "after")
+    peak = fig(runs, clock, "gemm_peak_gflops")
+    figures = {"conv1": ratio("conv1", "128", "conv2d", "nchw"),
+               "lstm": ratio("lstm", "128", "steps", "sequence"),
+               "share_of_peak": 128 * median(runs, "mflop_per_img") / step / peak}
+    if twins:
+        figures["torch_1"] = torch_ms(twins, "1", clock) / step
+    if clock == "wall":  # with two threads CPU time adds both
+        figures["epoch"] = ratio("train_step", "2", "before", "after")
+        if twins:
+            figures["torch_2"] = torch_ms(twins, "2", "wall") / median(runs, "train_step", "2", "after")
+    return figures
 
-    one_thread = {
-        "conv1": (
-            "conv1 forward + backward, Conv2DNCHW against Conv2D",
-            lambda clock: ratio(clock, "conv1", "128", "conv2d", "nchw"),
-        ),
-        "lstm": (
-            "LSTM forward + backward, against the step loop",
-            lambda clock: ratio(clock, "lstm", "128", "steps", "sequence"),
-        ),
-        "share_of_peak": ("step at one thread, share of the one-core ceiling", share),
-    }
-    if twins:
-        one_thread["torch_1"] = (
-            "step against PyTorch's, 1 thread",
-            lambda clock: torch_ms(twins, "1", clock) / fig(runs, clock, "train_step", "1", "after"),
-        )
-    two_threads = {
-        "epoch": (
-            "epoch on two cores, before / after (from step time)",
-            ratio("wall", "train_step", "2", "before", "after"),
-        )
-    }
-    if twins:
-        two_threads["torch_2"] = (
-            "step against PyTorch's, 2 threads",
-            torch_ms(twins, "2", "wall") / median(runs, "train_step", "2", "after"),
-        )
+
+def formatted(key, value):
+    return ("{:.0%}" if key == "share_of_peak" else "{:.2f}x").format(value)
+
+
+def targets_section(runs, twins):
+    by_clock = {clock: target_figures(runs, twins, clock) for clock in clocks(runs)}
     rows = ["## Targets", "", "| what | target | wall clock | CPU time |", "|---|---|---|---|"]
-
-    def cell(key, value):
-        fmt = "{:.0%}" if key == "share_of_peak" else "{:.2f}x"
-        return f"{fmt.format(value)} ({'met' if value >= TARGETS[key] else 'not met'})"
-
-    target = {
-        key: ("{:.0%}" if key == "share_of_peak" else "{:.2f}x").format(TARGETS[key]) for key in TARGETS
-    }
-    for key, (what, value) in one_thread.items():
-        cpu = cell(key, value("cpu")) if "cpu" in clocks(runs) else "-"
-        rows.append(f"| {what} | {target[key]} | {cell(key, value('wall'))} | {cpu} |")
-    for key, (what, value) in two_threads.items():
-        rows.append(f"| {what} | {target[key]} | {cell(key, value)} | - |")
+    for key, (what, _) in WHAT.items():
+        if key not in by_clock["wall"]:
+            continue
+        met = [f"{formatted(key, figures[key])} ({'met' if figures[key] >= TARGETS[key] else 'not met'})"
+               if key in figures else "-" for figures in (by_clock["wall"], by_clock.get("cpu", {}))]
+        rows.append(f"| {what} | {formatted(key, TARGETS[key])} | {met[0]} | {met[1]} |")
     return rows + [""]
+
+
+def sittings_section(algorithms, lines):
+    """The targets' wall-clock figures in every sitting: how far they move from one to the next."""
+    rows = ["## The targets in every sitting", "",
+            "Wall clock; each sitting's figures compare old and new within that sitting. The machines are "
+            "shared and change between sittings, and the same code's figures move from one sitting to the "
+            "next, in places by more than a target's margin; the targets above are the latest sitting's.", "",
+            "| sitting | commit | BLAS kernel | GEMM peak GFLOP/s | "
+            + " | ".join(column for _, column in WHAT.values()) + " |",
+            "|---|---|---|---|" + "---|" * len(WHAT)]
+    for sitting in dict.fromkeys(line["sitting"] for line in algorithms):
+        runs = [line for line in algorithms if line["sitting"] == sitting]
+        twins = [line for line in lines if line.get("kind") == "torch_twin" and line["sitting"] == sitting]
+        figures = target_figures(runs, twins, "wall")
+        cells = [formatted(key, figures[key]) if key in figures else "-" for key in WHAT]
+        rows.append(f"| `{sitting}` | {runs[-1]['commit']} | {runs[-1]['blas']['kernel']} "
+                    f"| {median(runs, 'gemm_peak_gflops'):.0f} | " + " | ".join(cells) + " |")
+    targets = "; ".join(f"{column} {formatted(key, TARGETS[key])}" for key, (_, column) in WHAT.items())
+    return rows + ["", f"Targets: {targets}.", ""]
 
 
 def render(lines):
@@ -198,7 +212,7 @@ def render(lines):
                  f"{blas['kernel']}; commit {same[-1]['commit']}; {load_note(same + twins)}", ""]
         page += targets_section(same, twins) + conv1_section(same)
         page += conv2_section(same) if all("conv2" in line for line in same) else []
-        page += lstm_section(same) + step_section(same, twins)
+        page += lstm_section(same) + step_section(same, twins) + sittings_section(algorithms, lines)
     if startups:
         page += startup_section([line for line in startups if line["sitting"] == startups[-1]["sitting"]])
     grids = [line for line in lines if line.get("kind") == "cluster_grid"]

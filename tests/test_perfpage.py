@@ -65,6 +65,19 @@ def test_the_latest_sitting_alone_gives_the_ratios_and_the_targets(tmp_path):
     assert "| 2 | cpu |" not in page  # two threads' CPU time adds both: no speed
 
 
+def test_every_sitting_keeps_its_own_figures_in_the_table_of_sittings(tmp_path):
+    twin = {"kind": "torch_twin", "sitting": "new", "torch": "2.0", "mkldnn": True,
+            "train_step": {"1": {"ms": 300.0, "cpu_ms": 500.0}, "2": {"ms": 140.0, "cpu_ms": 280.0}}}
+    slow = algorithms("old", scale=2.0)
+    slow["lstm"]["128"]["steps"] = 2 * 60.0   # the old sitting's LSTM: 1.50x; the new one's 52 / 40
+    page = render(read_history(history(tmp_path, [slow, algorithms("new"), twin])))
+    table = page.split("## The targets in every sitting")[1]
+    # old: step 400 ms -> 128 * 125 / 400 / 100 = 40% of peak; no PyTorch twin in that sitting
+    assert "| `old` | abc1234 | Haswell | 100 | 1.50x | 1.50x | 40% | - | 1.50x | - |" in table
+    assert "| `new` | abc1234 | Haswell | 100 | 1.50x | 1.30x | 80% | 1.50x | 1.50x | 1.40x |" in table
+    assert "| LSTM forward + backward, against the step loop | 1.30x | 1.30x (met)" in page  # the latest
+
+
 def test_start_up_is_read_from_its_latest_sitting_against_its_limits(tmp_path):
     def startup(sitting, cold, cached):
         return {"kind": "startup", "sitting": sitting, "cold": {"wall_s": cold, "cpu_s": cold - 1},
