@@ -139,6 +139,11 @@ WHAT = {  # key: (the target in words, its column in the table of every sitting)
 }
 
 
+def of_sitting(lines, kind, sitting):
+    """The lines of one kind measured in one sitting."""
+    return [line for line in lines if line.get("kind") == kind and line.get("sitting") == sitting]
+
+
 def target_figures(runs, twins, clock):
     """Each target's figure in one sitting by ``clock``; those the sitting did not measure left out."""
     def ratio(kind, batch, old, new):
@@ -184,8 +189,7 @@ def sittings_section(algorithms, lines):
             + " | ".join(column for _, column in WHAT.values()) + " |",
             "|---|---|---|---|" + "---|" * len(WHAT)]
     for sitting in dict.fromkeys(line["sitting"] for line in algorithms):
-        runs = [line for line in algorithms if line["sitting"] == sitting]
-        twins = [line for line in lines if line.get("kind") == "torch_twin" and line["sitting"] == sitting]
+        runs, twins = of_sitting(algorithms, "algorithms", sitting), of_sitting(lines, "torch_twin", sitting)
         figures = target_figures(runs, twins, "wall")
         cells = [formatted(key, figures[key]) if key in figures else "-" for key in WHAT]
         rows.append(f"| `{sitting}` | {runs[-1]['commit']} | {runs[-1]['blas']['kernel']} "
@@ -202,10 +206,7 @@ def render(lines):
     page = INTRO.splitlines() + [""]
     if algorithms:
         sitting = algorithms[-1]["sitting"]
-        same = [line for line in algorithms if line.get("sitting") == sitting]
-        twins = [
-            line for line in lines if line.get("kind") == "torch_twin" and line.get("sitting") == sitting
-        ]
+        same, twins = of_sitting(algorithms, "algorithms", sitting), of_sitting(lines, "torch_twin", sitting)
         blas = same[-1]["blas"]
         page += [f"Latest sitting: `{sitting}`, {len(same)} run(s) of conv1_lstm.py and {len(twins)} of "
                  f"torch_twin.py, alternated; BLAS {blas['library']} {blas['version']}, kernel "
