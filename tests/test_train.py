@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -152,7 +153,9 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, cifar_root, capsys
     with pytest.warns(RuntimeWarning, match="overflow|invalid value"):  # the weights overflow: the point
         assert run(argv, cifar_root) == 1
     err = capsys.readouterr().err
-    assert "the loss became" in err and "step" in err and "checkpoint" in err
+    # Which overflows first (loss, gradient or weights) depends on the CPU's BLAS kernels.
+    assert re.search(r"the (loss became|gradient's norm became|weights overflowed)", err), err
+    assert "step" in err and "checkpoint" in err and "--lr" in err
 
 
 def test_missing_data_without_download_says_what_to_do(tmp_path, capsys):
