@@ -234,6 +234,7 @@ def conclusion(rows, paper=table1.PAPER["cnn_lstm"]):
     said = []
     baseline, cnn = rows.get(BASELINE, {}), rows.get(cnn_for(BASELINE), {})
     variants = {name: row for name, row in rows.items() if is_variant(name) and row["mean"] is not None}
+    network = (baseline.get("model"), baseline.get("model_options"))  # the CNN-LSTM's own network
     if baseline.get("mean") is None or cnn.get("mean") is None:
         said.append("The gap between the CNN-LSTM and the CNN cannot be measured yet: a baseline is not "
                     "finished.")
@@ -243,6 +244,13 @@ def conclusion(rows, paper=table1.PAPER["cnn_lstm"]):
         said.append(f"At {baseline['epochs']} epochs the CNN-LSTM gets {baseline['mean']:.1%} "
                     f"({_seeds(baseline)}) and the CNN {cnn['mean']:.1%} ({_seeds(cnn)}): a gap of "
                     f"{_points(gap)}.")
+        for name, row in variants.items():   # the CNN-LSTM itself at another budget
+            if ((row["model"], row["model_options"]) == network and row["epochs"] != baseline["epochs"]
+                    and row["gap_cnn"] is not None):
+                other = rows[cnn_for(name)]
+                said.append(f"At {row['epochs']} epochs the CNN-LSTM gets {row['mean']:.1%} ({_seeds(row)}) "
+                            f"and the CNN {other['mean']:.1%} ({_seeds(other)}): a gap of "
+                            f"{_points(-row['gap_cnn'])}.")
     good = []
     for name, row in variants.items():
         if row["gap_cnn"] is not None and row["gap_cnn"] > -CLOSE:
@@ -275,9 +283,12 @@ def conclusion(rows, paper=table1.PAPER["cnn_lstm"]):
         else:
             said.append(f"No hypothesis{so_far} narrows the gap: the best, {name} ({rows[name]['label']}), "
                         f"widens it by {_points(-closes)}.")
+        if len(closed) > 1:
+            ranked = sorted(closed.items(), key=lambda item: item[1], reverse=True)
+            said.append("Points of the gap each hypothesis closes, by its best variant: " + "; ".join(
+                f"{hypothesis} {100 * closes:+.1f} ({name})" for hypothesis, (closes, name) in ranked) + ".")
     # time compares runs of the same code, on the same machine and threads: against a run of the
     # CNN-LSTM's own network (the baseline, or one that changes only the budget or the learning rate)
-    network = (baseline.get("model"), baseline.get("model_options"))
     references = [name for name, row in rows.items()
                   if (row["model"], row["model_options"]) == network and row["images_per_s"]]
     costs, uncompared = [], []

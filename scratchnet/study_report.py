@@ -94,13 +94,14 @@ def chart(rows, path):
                         textcoords="offset points", ha="center", fontsize="small")
     for name, style, color in ((BASELINE, "--", "tab:orange"), (cnn_for(BASELINE), "-", "tab:blue")):
         if rows.get(name, {}).get("mean") is not None:
-            ax.axvline(100 * rows[name]["mean"], linestyle=style, color=color, label=f"{name} (baseline)")
+            ax.axvline(100 * rows[name]["mean"], linestyle=style, color=color,
+                       label=f"{name} (baseline, {rows[name]['epochs']} epochs)")
     ax.axvline(100 * PAPER["cnn_lstm"], linestyle=":", color="gray", label="the paper's CNN-LSTM")
     ax.set_yticks(range(len(names)), [name + ("" if rows[name]["mean"] is not None else " (not finished)")
                                       for name in names])
     ax.set(xlabel="CIFAR-10 test accuracy (%), mean over seeds; bars: ± std",
            title="What closes the gap between the CNN-LSTM and the CNN?")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize="small")  # hides no run
     fig.tight_layout()
     files.save_figure(fig, path)
