@@ -237,7 +237,7 @@ def write_outputs(args, plan, runs, out, epochs, command, labels):
     if args.study:
         done = study.finished(runs, study.on_record(plan))
         rows = study.summarise(plan, done, labels(), epochs, args.small)
-        study_report.write_results(rows, study.conclusion(rows), out, command)
+        study_report.write_results(rows, study_report.conclusion(rows), out, command)
         return out / "study.md"
     rows = summarise(finished_summaries(plan, runs))
     write_results(rows, out, command)

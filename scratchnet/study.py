@@ -1,4 +1,4 @@
-"""Why the CNN-LSTM loses to the CNN: the study's plan, its paired tests and its conclusion.
+"""Why the CNN-LSTM loses to the CNN: the study's plan, its runs and their paired tests.
 
 Re-run with one recipe and budget, the CNN-LSTM lands well below the CNN with LRN (Table 1).
 The paper leaves several choices open; each is a hypothesis for that gap, tested by one
@@ -16,7 +16,8 @@ same images are compared by McNemar's exact test (``scratchnet.stats``), which c
 those two trained networks; the spread over training seeds compares the architectures.
 Seed 0 of every entry runs first; then ``extra_runs`` picks, from the finished seed-0 runs,
 the variants that come close to the CNN, and seeds 1 and 2 are trained for them and for
-the CNN they are compared with. ``scratchnet.study_report`` writes the table, JSON and chart.
+the CNN they are compared with. ``scratchnet.study_report`` says what they show: the conclusion,
+the table, JSON and chart.
 """
 
 import dataclasses
@@ -213,99 +214,3 @@ def summarise(planned, done, labels, epochs=table1.DEFAULT_EPOCHS, small=False):
             pair = both and 0 in done[name] and 0 in done[other]
             row[f"vs_{key}"] = paired(done, name, other, labels) if pair else None
     return rows
-
-
-def _timing(row):
-    """What a run's speed depends on besides the network: the code, the machine, the threads."""
-    return {(run["commit"], json.dumps(run.get("machine"), sort_keys=True), run["threads"])
-            for run in row["runs"]}
-
-
-def _points(x):
-    return f"{100 * x:.1f} point{'s' * (round(100 * x, 1) != 1)}"
-
-
-def _seeds(row):
-    return f"{len(row['seeds'])} seed{'s' * (len(row['seeds']) != 1)}"
-
-
-def conclusion(rows, paper=table1.PAPER["cnn_lstm"]):
-    """The study's answer in plain sentences, computed from ``rows`` (``summarise``)."""
-    said = []
-    baseline, cnn = rows.get(BASELINE, {}), rows.get(cnn_for(BASELINE), {})
-    variants = {name: row for name, row in rows.items() if is_variant(name) and row["mean"] is not None}
-    network = (baseline.get("model"), baseline.get("model_options"))  # the CNN-LSTM's own network
-    if baseline.get("mean") is None or cnn.get("mean") is None:
-        said.append("The gap between the CNN-LSTM and the CNN cannot be measured yet: a baseline is not "
-                    "finished.")
-        gap = None
-    else:
-        gap = cnn["mean"] - baseline["mean"]
-        said.append(f"At {baseline['epochs']} epochs the CNN-LSTM gets {baseline['mean']:.1%} "
-                    f"({_seeds(baseline)}) and the CNN {cnn['mean']:.1%} ({_seeds(cnn)}): a gap of "
-                    f"{_points(gap)}.")
-        for name, row in variants.items():   # the CNN-LSTM itself at another budget
-            if ((row["model"], row["model_options"]) == network and row["epochs"] != baseline["epochs"]
-                    and row["gap_cnn"] is not None):
-                other = rows[cnn_for(name)]
-                said.append(f"At {row['epochs']} epochs the CNN-LSTM gets {row['mean']:.1%} ({_seeds(row)}) "
-                            f"and the CNN {other['mean']:.1%} ({_seeds(other)}): a gap of "
-                            f"{_points(-row['gap_cnn'])}.")
-    good = []
-    for name, row in variants.items():
-        if row["gap_cnn"] is not None and row["gap_cnn"] > -CLOSE:
-            other = rows[cnn_for(name)]
-            good.append(f"{name} ({row['label']}) matches the CNN at the same budget, within "
-                        f"{_points(CLOSE)}: {row['mean']:.1%} ({_seeds(row)}) against {other['mean']:.1%} "
-                        f"({_seeds(other)}).")
-        if row["mean"] >= paper:
-            good.append(f"{name} ({row['label']}) reaches the paper's {paper:.0%}: {row['mean']:.1%}.")
-    missing = [f"{name} seed {seed}" for name, row in rows.items() for seed in row["planned_seeds"]
-               if seed not in row["seeds"]]
-    so_far = " of those finished so far" if missing else ""
-    closed = {}  # hypothesis -> (points of the gap it closes, the variant that closes most)
-    for name, row in variants.items():
-        if gap is not None and row["gap_cnn"] is not None:
-            closes = gap + row["gap_cnn"]   # the gap, less what is left of it at the variant's budget
-            closed[row["hypothesis"]] = max(closed.get(row["hypothesis"], (closes, name)), (closes, name))
-    said += good
-    if gap is not None and gap <= 0:
-        said.append("The CNN-LSTM is not below the CNN here: there is no gap to explain.")
-    elif closed:
-        hypothesis, (closes, name) = max(closed.items(), key=lambda item: item[1])
-        if not good:
-            said.append(f"No variant{so_far} matches the CNN at the same budget (within {_points(CLOSE)}) or "
-                        f"reaches the paper's {paper:.0%}.")
-        if closes > 0:
-            said.append(f"Of the hypotheses{so_far}, {hypothesis} explains most of the gap: {name} "
-                        f"({rows[name]['label']}) closes {_points(closes)} of the {_points(gap)} "
-                        f"({closes / gap:.0%}).")
-        else:
-            said.append(f"No hypothesis{so_far} narrows the gap: the best, {name} ({rows[name]['label']}), "
-                        f"widens it by {_points(-closes)}.")
-        if len(closed) > 1:
-            ranked = sorted(closed.items(), key=lambda item: item[1], reverse=True)
-            said.append("Points of the gap each hypothesis closes, by its best variant: " + "; ".join(
-                f"{hypothesis} {100 * closes:+.1f} ({name})" for hypothesis, (closes, name) in ranked) + ".")
-    # time compares runs of the same code, on the same machine and threads: against a run of the
-    # CNN-LSTM's own network (the baseline, or one that changes only the budget or the learning rate)
-    references = [name for name, row in rows.items()
-                  if (row["model"], row["model_options"]) == network and row["images_per_s"]]
-    costs, uncompared = [], []
-    for name, row in rows.items():
-        if not row["images_per_s"] or name in references:
-            continue
-        same = [ref for ref in references if _timing(rows[ref]) == _timing(row)]
-        if same:
-            costs.append(f"{name} {rows[same[0]]['images_per_s'] / row['images_per_s']:.2f}x ({same[0]})")
-        else:
-            uncompared.append(name)
-    if costs:
-        said.append("Training time per image against the CNN-LSTM trained with the same code on the same "
-                    "machine: " + ", ".join(costs) + ".")
-    if uncompared:
-        said.append("Not compared in time: " + ", ".join(uncompared) + " (no CNN-LSTM run of the same "
-                    "commit, machine and threads).")
-    if missing:
-        said.append(f"Not finished: {', '.join(missing)}.")
-    return said
