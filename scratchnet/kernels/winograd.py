@@ -48,6 +48,9 @@ tiles overlap by r - 1 and output tiles do not:
 Each has a plain NumPy twin (``*_reference``) with the same signature, for reading and for
 the tests that compare the two. The Numba kernels keep the channel (or filter) axis
 innermost, where it is contiguous and vectorises, and skip the zeros of the small matrices.
+They take the vertical side of a transform (Lh below) for a whole row of tiles at once:
+neighbouring input tiles share r - 1 columns, whose work is then done once, and the loops run
+along the row rather than one tile (``benchmarks/README.md`` has the gain).
 
 Reference: A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural Networks",
 CVPR 2016; S. Winograd, "Arithmetic Complexity of Computations", SIAM 1980.
@@ -202,19 +205,20 @@ def _to_tiles(image, Lh, Lw, m, T):
     ah, ph = Lh.shape
     aw, pw = Lw.shape
     th, tw = (H - ph) // m + 1, (W - pw) // m + 1
-    rows = np.empty((ah, pw, C), dtype=image.dtype)  # Lh d: the tile's columns transformed
+    width = m * (tw - 1) + pw                             # the columns the tiles of a row cover
+    rows = np.empty((ah, width, C), dtype=image.dtype)   # Lh d for a whole row of tiles at once
     for n in range(N):
         for ty in range(th):
+            rows[:] = 0
+            for xi in range(ah):
+                for p in range(ph):
+                    w = Lh[xi, p]
+                    if w != 0:  # the matrices are sparse: skip their zeros
+                        for col in range(width):
+                            for c in range(C):
+                                rows[xi, col, c] += w * image[n, m * ty + p, col, c]
             for tx in range(tw):
                 tile = (n * th + ty) * tw + tx
-                rows[:] = 0
-                for xi in range(ah):
-                    for p in range(ph):
-                        w = Lh[xi, p]
-                        if w != 0:  # the matrices are sparse: skip their zeros
-                            for q in range(pw):
-                                for c in range(C):
-                                    rows[xi, q, c] += w * image[n, m * ty + p, m * tx + q, c]
                 for xi in range(ah):
                     for nu in range(aw):
                         t = T[xi * aw + nu, tile]
@@ -223,7 +227,7 @@ def _to_tiles(image, Lh, Lw, m, T):
                             w = Lw[nu, q]
                             if w != 0:
                                 for c in range(C):
-                                    t[c] += w * rows[xi, q, c]
+                                    t[c] += w * rows[xi, m * tx + q, c]
 
 
 @njit(cache=True, nogil=True)
@@ -234,12 +238,13 @@ def _from_tiles(T, Lh, Lw, m, image):
     ah, ph = Lh.shape
     aw, pw = Lw.shape
     th, tw = (H - ph) // m + 1, (W - pw) // m + 1
-    rows = np.empty((ah, pw, C), dtype=image.dtype)  # T Lw: the tile's rows transformed back
+    width = m * (tw - 1) + pw
+    rows = np.empty((ah, width, C), dtype=image.dtype)   # T Lw of a whole row of tiles, added up
     for n in range(N):
         for ty in range(th):
+            rows[:] = 0
             for tx in range(tw):
                 tile = (n * th + ty) * tw + tx
-                rows[:] = 0
                 for xi in range(ah):
                     for nu in range(aw):
                         t = T[xi * aw + nu, tile]
@@ -247,11 +252,11 @@ def _from_tiles(T, Lh, Lw, m, image):
                             w = Lw[nu, q]
                             if w != 0:
                                 for c in range(C):
-                                    rows[xi, q, c] += w * t[c]
-                for p in range(ph):
-                    for xi in range(ah):
-                        w = Lh[xi, p]
-                        if w != 0:
-                            for q in range(pw):
-                                for c in range(C):
-                                    image[n, m * ty + p, m * tx + q, c] += w * rows[xi, q, c]
+                                    rows[xi, m * tx + q, c] += w * t[c]
+            for p in range(ph):
+                for xi in range(ah):
+                    w = Lh[xi, p]
+                    if w != 0:
+                        for col in range(width):
+                            for c in range(C):
+                                image[n, m * ty + p, col, c] += w * rows[xi, col, c]
