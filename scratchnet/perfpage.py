@@ -126,7 +126,22 @@ def step_section(runs, twins):
             f"PyTorch {twins[-1]['torch']} (oneDNN {'on' if twins[-1]['mkldnn'] else 'off'}), the same "
             "layers (`benchmarks/torch_twin.py`); a ratio above 1 means scratchnet's step is faster.",
         ]
-    return rows + [""]
+    return rows + ["", TWO_THREADS, ""]
+
+
+TWO_THREADS = (
+    "Why two threads are not twice as fast (2026-12-03, one machine, medians of repeated runs). "
+    "Two processes, each stepping a shard of 64 images, slowed each other by 3% (152 -> 157 ms); "
+    "two threads of one process, each with its own shard, by about 1.5x. Per layer, run in two "
+    "threads at once against alone: the LSTM 1.9-2.6x, conv2 1.2-1.4x, conv1 1.15-1.6x. The "
+    "LSTM's loop makes two to five Python calls per time step, each releasing the GIL for its "
+    "work and taking it back after, and a thread that wants it back waits for the other: a loop "
+    "of its 64 x 177 x 512 products, whose BLAS runs without the GIL, made 2,400 calls/s beside "
+    "a thread of plain Python against about 6,500 alone. Fusing the forward's four elementwise "
+    "calls into one gained 1.19x on the forward in two threads (1.05x alone), too little to keep "
+    "another kernel; the step loop as one call that keeps the GIL released would need Numba to "
+    "call BLAS, which needs SciPy."
+)
 
 
 WHAT = {  # key: (the target in words, its column in the table of every sitting)

@@ -63,7 +63,11 @@ def conv2_section(runs):
             "input transform ran 1.28x faster, the two adjoints 1.1x, the product 1.8x and the "
             "training step 1.03-1.07x (2026-12-03, old and new alternated in one process, CPU time); "
             "within one tile, a 1-D view per pixel or one flat loop over its columns and channels was "
-            "2.4-2.6x slower than the nested loops.", "",
+            "2.4-2.6x slower than the nested loops. Each transform as one dense product per block "
+            "instead, with the 64 x 64 Kronecker product of B^T with itself (7.7 times the "
+            "multiplications, at the matrix product's speed), was no faster in the layer: 0.91-1.00x "
+            "at batch 128 and 0.78-0.90x at 64 (2026-12-03, alternated in one process, CPU time); "
+            "for the output transforms alone (16 x 64 products) 1.03x, within the noise.", "",
             "| batch | clock | 2 x 2 tiles (before) | 4 x 4 tiles (now) | speed-up |",
             "|---|---|---|---|---|"]
     for batch in ("128", "64"):
