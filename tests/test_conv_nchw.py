@@ -40,6 +40,11 @@ def test_im2col_and_col2im_equal_their_references(case, dtype):
     # col2im is the adjoint of im2col: <im2col(xp), dcols> = <xp, col2im(dcols)>
     lhs, rhs = np.vdot(cols.astype(np.float64), dcols), np.vdot(xp.astype(np.float64), dxp)
     np.testing.assert_allclose(lhs, rhs, rtol=1e-5, atol=1e-5)
+    # with a row of ones for the bias: the same windows, then the ones
+    with_ones = im2col_nchw(xp, kh, kw, sh, sw, ones=True)
+    np.testing.assert_array_equal(with_ones, im2col_nchw_reference(xp, kh, kw, sh, sw, ones=True))
+    np.testing.assert_array_equal(with_ones[:, :-1], cols)
+    assert (with_ones[:, -1] == 1).all()
 
 
 @st.composite

@@ -9,6 +9,10 @@ Caffe's im2col, for ``scratchnet.layers.conv_nchw``:
     xp    (N, C, Hp, Wp)                     padded input, channels first (NCHW)
     cols  (N, C * kh * kw, oh * ow)          oh = (Hp - kh) // sh + 1, ow = (Wp - kw) // sw + 1
 
+With ``ones=True`` the columns get one more row, all ones, after the C * kh * kw rows of the
+windows: the constant input whose weight is the bias, so that the layer's product adds the bias
+and the backward's product returns its gradient (as the LSTM's [h, x, 1] does).
+
 ``col2im_nchw`` is its adjoint: every entry of ``cols`` is added back to the input position it
 was copied from (windows overlap when the stride is smaller than the kernel).
 
@@ -31,15 +35,19 @@ def output_size(xp_shape, kh, kw, sh, sw):
     return (xp_shape[2] - kh) // sh + 1, (xp_shape[3] - kw) // sw + 1
 
 
-def im2col_nchw(xp, kh, kw, sh, sw):
-    """Windows of the padded NCHW input ``xp`` as columns: returns (N, C*kh*kw, oh*ow)."""
+def im2col_nchw(xp, kh, kw, sh, sw, ones=False):
+    """Windows of the padded NCHW input ``xp`` as columns: returns (N, C*kh*kw, oh*ow), with
+    ``ones`` (N, C*kh*kw + 1, oh*ow), the last row all ones."""
     N, C, _, _ = xp.shape
     oh, ow = output_size(xp.shape, kh, kw, sh, sw)
-    cols = np.empty((N, C, kh, kw, oh, ow), dtype=xp.dtype)
+    rows = C * kh * kw
+    cols = np.empty((N, rows + 1 if ones else rows, oh * ow), dtype=xp.dtype)
+    cols[:, rows:] = 1                                            # the row of ones, if any
+    windows = cols[:, :rows].reshape(N, C, kh, kw, oh, ow)       # a view: rows in (c, di, dj) order
     for di in range(kh):
         for dj in range(kw):  # offset (di, dj) of every window at once: a strided slice of each plane
-            cols[:, :, di, dj] = xp[:, :, di:di + sh * (oh - 1) + 1:sh, dj:dj + sw * (ow - 1) + 1:sw]
-    return cols.reshape(N, C * kh * kw, oh * ow)
+            windows[:, :, di, dj] = xp[:, :, di:di + sh * (oh - 1) + 1:sh, dj:dj + sw * (ow - 1) + 1:sw]
+    return cols
 
 
 def col2im_nchw(cols, xp_shape, kh, kw, sh, sw):
@@ -54,15 +62,16 @@ def col2im_nchw(cols, xp_shape, kh, kw, sh, sw):
     return dxp
 
 
-def im2col_nchw_reference(xp, kh, kw, sh, sw):
+def im2col_nchw_reference(xp, kh, kw, sh, sw, ones=False):
     """One window per output pixel, copied as a column. Same contract as ``im2col_nchw``."""
     N, C, _, _ = xp.shape
     oh, ow = output_size(xp.shape, kh, kw, sh, sw)
-    cols = np.empty((N, C * kh * kw, oh, ow), dtype=xp.dtype)
+    rows = C * kh * kw
+    cols = np.ones((N, rows + 1 if ones else rows, oh, ow), dtype=xp.dtype)
     for i in range(oh):
         for j in range(ow):
-            cols[:, :, i, j] = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw].reshape(N, -1)
-    return cols.reshape(N, C * kh * kw, oh * ow)
+            cols[:, :rows, i, j] = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw].reshape(N, -1)
+    return cols.reshape(N, -1, oh * ow)
 
 
 def col2im_nchw_reference(cols, xp_shape, kh, kw, sh, sw):
