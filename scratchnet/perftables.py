@@ -8,8 +8,10 @@ from scratchnet.history import clocks, fig, median
 
 CONV1 = {  # variant of benchmarks/conv1_lstm.py -> what it is
     "conv2d": "`Conv2D`: windows as rows, channels last; NCHW <-> NHWC transposes; rebuilt in backward",
-    "nchw": "`Conv2DNCHW`: windows as columns, channels first; one product per image; kept for backward",
-    "nchw_blocks": "channels-first columns in blocks of 8 images, rebuilt in the backward",
+    "nchw": "`Conv2DNCHW`: windows as columns, channels first, a row of ones for the bias; one product "
+            "per image; kept for backward",
+    "nchw_blocks": "channels-first columns in blocks of 8 images, rebuilt in the backward; the bias added "
+                   "after the product",
     "numba_direct": "the formula as a compiled Numba loop, no im2col",
 }
 LIMITS = {"cold": 10.0, "cached": 1.0}  # seconds: start-up targets
@@ -44,7 +46,10 @@ def conv1_section(runs):
         f"The others' time against `Conv2DNCHW`'s: {others}. The direct loop does every multiply-add "
         "outside BLAS, and its weight gradient is a sum that the compiler does not vectorise without "
         "`fastmath`. Rebuilding the columns in cache-sized blocks copies the windows twice but reads "
-        f"them from the cache; here it {'saved' if saved > 0 else 'cost'} {abs(saved):.1f} ms, "
+        "them from the cache, and `nchw_blocks` adds the bias after the product and sums dout for db, "
+        "two passes over the layer's output that `Conv2DNCHW`'s row of ones saves (until it took the "
+        "bias that way, 2026-12-03, the two ran within 1% of each other); here `nchw_blocks` "
+        f"{'saved' if saved > 0 else 'cost'} {abs(saved):.1f} ms, "
         f"{abs(saved) / median(runs, 'train_step', '1', 'after'):.1%} of the training step, and "
         "`Conv2DNCHW` keeps the simpler layout: its backward reuses the forward's columns.",
         "",
