@@ -58,7 +58,8 @@ def test_the_latest_sitting_alone_gives_the_ratios_and_the_targets(tmp_path):
     assert "| step against PyTorch's, 2 threads | 1.50x | 1.40x (not met) | - |" in page
     assert "| epoch on two cores, before / after (from step time) | 1.10x | 1.50x (met) | - |" in page
     assert "The others' time against `Conv2DNCHW`'s: nchw_blocks 1.10x, numba_direct 4.00x" in page
-    assert "here `nchw_blocks` cost 10.0 ms, 5.0% of the training step" in page  # blocks 110 ms, nchw 100, step 200
+    # blocks 110 ms, nchw 100, step 200
+    assert "here `nchw_blocks` cost 10.0 ms, 5.0% of the training step" in page
     assert "| 128 | wall | 90.0 | 60.0 | 1.50x |" in page and "| 64 | cpu | 45.0 | 36.0 | 1.25x |" in page
     # an epoch is 391 steps: 59 s before, 39 s after
     assert "| 2 | wall | 150 | 100 | 1.50x | 1280 | 80% | 59 | 39 | 140 | 1.40 |" in page

@@ -35,8 +35,10 @@ gradient. ``tests/test_winograd.py`` bounds both the errors and the ratio. In fl
 two layers agree to rounding, and the gradient checks hold as for every layer.
 
 As in ``Conv2D``, the batch goes through in blocks of a few images (``BLOCK_BYTES`` of V
-each) so that V is still in the cache when the products read it, and backward builds each
-block's V again rather than keeping the forward's.
+each) so that V is still in the cache when the products read it. Unlike ``Conv2D``'s columns,
+each block's V is kept for the backward: k*k * m*m / (a*a) times fewer numbers than im2col's
+columns (6.25x for the paper's conv2: 19 MB at batch 128 in float32), and reading them back
+from memory was faster than transforming the input again (``benchmarks/README.md``).
 
 Shapes: x (N, C, H, W) -> out (N, F, oh, ow); params W (F, C, kh, kw), b (F,); kernels of
 1 to 7 along each side (a <= 8).
@@ -91,27 +93,28 @@ class WinogradConv2D(Conv2D):
         th, tw = -(-oh // m), -(-ow // m)
         out = np.empty((N, m * th, m * tw, F), dtype=x.dtype)
         blocks = self._blocks(N, U.shape[0] * th * tw * C * x.itemsize)
+        Vs = []                                                        # each block's V, for the backward
         for block in blocks:
             V = input_transform(xp[block], self.BTh, self.BTw, m)      # (a*a, n*th*tw, C)
             M = np.matmul(V, U)                                        # (a*a, n*th*tw, F)
             output_transform(M, self.ATh, self.ATw, self.params["b"], out[block])
-        self.cache = (x.shape, xp, corner, (oh, ow), blocks, U)
+            Vs.append(V)
+        self.cache = (x.shape, xp.shape, corner, (oh, ow), blocks, U, Vs)
         self.out_shape = (N, F, oh, ow)
         return np.ascontiguousarray(out[:, :oh, :ow].transpose(0, 3, 1, 2))
 
     def backward(self, dout, input_grad=True):
         """Fills ``grads`` and returns dx (N, C, H, W), or None with ``input_grad=False``."""
         self.check_dout(dout)
-        (N, C, H, W), xp, (top, left), (oh, ow), blocks, U = self.cache
+        (N, C, H, W), xp_shape, (top, left), (oh, ow), blocks, U, Vs = self.cache
         m = self.tile
         th, tw = -(-oh // m), -(-ow // m)
         dout_tiles = np.zeros((N, m * th, m * tw, U.shape[2]), dtype=dout.dtype)  # zeros past the edge
         dout_tiles[:, :oh, :ow] = dout.transpose(0, 2, 3, 1)
         dU = np.zeros_like(U)
-        dxp = np.zeros_like(xp) if input_grad else None
+        dxp = np.zeros(xp_shape, dout.dtype) if input_grad else None
         U_t = np.ascontiguousarray(U.transpose(0, 2, 1))  # products of a transposed view ran slower
-        for block in blocks:
-            V = input_transform(xp[block], self.BTh, self.BTw, m)      # again: cheaper than keeping it
+        for block, V in zip(blocks, Vs):
             dM = output_transform_adjoint(dout_tiles[block], self.ATh, self.ATw)
             dU += np.matmul(V.transpose(0, 2, 1), dM)
             if input_grad:  # the first layer of a network skips it: nobody needs the images' gradient
