@@ -19,13 +19,15 @@ rebuilt in the backward), ``nchw`` is ``Conv2DNCHW``; two that lost are defined 
 4 x 4 (now). LSTM (48 steps of 48, H = 128): ``steps`` is the loop over
 ``lstm_step_forward``/``backward`` (the layer before), ``sequence`` the layer now. The step:
 ``before`` is the CNN-LSTM with the old ones (``Conv2D`` conv1, 2 x 2 tiles, the step loop),
-``after`` the model as it is built now, on one thread and with the batch split over two
-(``scratchnet.parallel``).
+with its batch split over two threads as it was (``ThreadParallel``), ``after`` the model as it
+is built now, on one core and with the batch split over two (``scratchnet.parallel``).
 """
 
 import argparse
+import copy
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -50,6 +52,28 @@ class StepLSTM(LSTM):
 
     forward = _Recurrent.forward
     backward = _Recurrent.backward
+
+
+class ThreadParallel:
+    """The data parallelism as it was: the batch's second shard on a thread, on a replica of the
+    model that shares its parameter arrays and has its own grads and caches."""
+
+    def __init__(self, model):
+        self.model = model
+        replica = copy.copy(model)
+        replica.layers = [(name, copy.copy(layer)) for name, layer in model.layers]
+        for _, layer in replica.layers:
+            layer.grads = {key: np.zeros_like(grad) for key, grad in layer.grads.items()}
+        self.replica, self.pool = replica, ThreadPoolExecutor(1)
+
+    def loss_and_backward(self, images, labels):
+        half = len(labels) // 2
+        second = self.pool.submit(self.replica.loss_and_backward, images[half:], labels[half:])
+        loss, _ = self.model.loss_and_backward(images[:half], labels[:half])
+        loss = (loss + second.result()[0]) / 2
+        for key, grad in self.model.grads.items():
+            grad[...] = 0.5 * grad + 0.5 * self.replica.grads[key]
+        return loss, None
 
 
 class NCHWBlocks(Conv2DNCHW):
@@ -226,7 +250,7 @@ def step_variants(batch, threads, rng):
                 layer.params = layers[layer_name].params
             model.layers = [(layer_name, old.get(layer_name, layer)) for layer_name, layer in model.layers]
         flops = step_flops(model, x)
-        parallel = DataParallel(model, threads)
+        parallel = ThreadParallel(model) if name == "before" and threads > 1 else DataParallel(model, threads)
         optimizer = SGD(model.params)
 
         def step(parallel=parallel, model=model, optimizer=optimizer):

@@ -90,9 +90,9 @@ def build_parser():
         description="Time scratchnet's training step, layers and kernels (float32) against the machine's "
                     "matrix-multiply peak. For comparable figures, run on a quiet machine.")
     parser.add_argument("--threads", type=int, default=usable_cores(),
-                        help="also time the training steps with each batch split across this many threads "
-                             "(default: every core); while other programs keep "
-                             "a core busy, more than one thread can be several times slower, not faster")
+                        help="also time the training steps with each batch split across this many cores, "
+                             "one process each (default: every core); while other programs keep "
+                             "a core busy, more than one can be several times slower, not faster")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                         help="models whose training step to time (default: all)")
     parser.add_argument("--repeats", type=cli.positive_int,

@@ -37,9 +37,9 @@ the step is measured against.
 that line to a ``.jsonl`` history so that commits can be compared. OpenBLAS reads the
 ``OPENBLAS_CORETYPE`` variable, which picks its kernel; the kernel that ran is reported.
 ``--threads N`` (default: every core) times the training steps
-twice in the same run, on one thread and with each batch split across N threads
-(``scratchnet.parallel``), and reports the speed-up; with N threads the ceiling is N times
-the one-thread peak. Layers and kernels are timed on one thread (a kernel never spreads
+twice in the same run, on one core and with each batch split across N cores, one process
+each (``scratchnet.parallel``), and reports the speed-up; on N cores the ceiling is N times
+the one-core peak. Layers and kernels are timed on one thread (a kernel never spreads
 over threads). On a machine that other programs share, the figures drop: note the load.
 """
 

@@ -39,7 +39,7 @@ from scratchnet import files
 from scratchnet.cifar10 import data_root, load_cifar10
 from scratchnet.download import ensure_cifar10
 from scratchnet.machine import usable_cores
-from scratchnet.recipe import Config, default_threads
+from scratchnet.recipe import Config
 from scratchnet.runs import RunFolder, epoch_line, run_facts, train_run
 from scratchnet.trainer import Diverged, Interrupted
 
@@ -180,7 +180,7 @@ def run_job(job):
                 raise Interrupted("not started")
             config = Config.from_dict(job["config"], f"the job {job['run']}")
             root = ensure_cifar10(data_root(job["data_dir"]).resolve(), download=False)
-            threads = default_threads(config.model, min(worker.state.nthreads, usable_cores()))
+            threads = min(worker.state.nthreads, usable_cores())
             facts = run_facts(root)
             folder = RunFolder(checkpoint_folder(job["runs"], job["token"], job["run"]))
             say(f"started, {threads} thread{'s' * (threads > 1)}, checkpoints in {folder.path}")

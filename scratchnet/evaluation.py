@@ -28,7 +28,7 @@ def evaluate(model, images, labels, forward=None):
     """Mean loss, accuracy and predicted classes of ``model`` on uint8 ``images``.
 
     ``forward`` maps standardised crops to logits: ``model.forward`` unless given (the
-    trainer passes its ``DataParallel.forward``, which splits each batch across threads).
+    trainer passes its ``DataParallel.forward``, which splits each batch across cores).
     The loss is the mean of each batch's mean loss, weighted by the batch's size.
     """
     scores = logits(forward or model.forward, images, model.dtype)

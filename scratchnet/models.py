@@ -53,7 +53,6 @@ max(ReLU(window)) = ReLU(max(window)) and the gradient reaches the same input: t
 numbers bit for bit (``tests/test_models.py``), with the ReLU on a quarter of the values.
 """
 
-import copy
 import inspect
 import numbers
 from types import MappingProxyType
@@ -166,18 +165,6 @@ class Model:
         loss, logits, dlogits = self.loss(images, labels)
         self.dimages = self.backward(dlogits, input_grad=input_grad)
         return loss, logits
-
-    def replica(self):
-        """A model that shares this one's parameter arrays but has its own grads and caches.
-
-        Each thread of ``scratchnet.parallel.DataParallel`` runs its shard of a batch on one.
-        """
-        layers = []
-        for name, layer in self.layers:
-            twin = copy.copy(layer)  # the same params dict: an optimiser step moves both
-            twin.grads = {key: np.zeros_like(grad) for key, grad in layer.grads.items()}
-            layers.append((name, twin))
-        return Model(self.name, layers, self.dtype, self.options)
 
 
 def count_params(model):

@@ -130,7 +130,8 @@ def step_section(runs, twins):
 
 
 TWO_THREADS = (
-    "Why two threads are not twice as fast (2026-12-03, one machine, medians of repeated runs). "
+    "Why two threads were not twice as fast, and two processes (2026-12-03, one machine, medians "
+    "of repeated runs). "
     "Two processes, each stepping a shard of 64 images, slowed each other by 3% (152 -> 157 ms); "
     "two threads of one process, each with its own shard, by about 1.5x. Per layer, run in two "
     "threads at once against alone: the LSTM 1.9-2.6x, conv2 1.2-1.4x, conv1 1.15-1.6x. The "
@@ -141,7 +142,14 @@ TWO_THREADS = (
     "calls into one gained 1.19x on the forward in two threads (1.05x alone), too little to keep "
     "another kernel. The forward's whole step loop as one Numba call that keeps the GIL released "
     "(its products through Numba's np.dot, which needs SciPy's BLAS) was 1.12x faster in two "
-    "threads and 0.95x alone: not worth a dependency."
+    "threads and 0.95x alone: not worth a dependency. So `--threads 2` now runs the second shard "
+    "in a worker process instead (`scratchnet/parallel.py`), its parameters and gradients in shared "
+    "memory: about 3 ms of a step go to copying the parameters, the pipe and summing the gradients. "
+    "Old and new alternated in one process (2026-12-03, four runs of eight rounds, pairwise medians): "
+    "the CNN-LSTM's two-core step 1.03-1.06x faster than with two threads (medians 165-172 ms against "
+    "163-190), the GRU's 1.25x (its loop over time is Python), the LSTM's 0.99x. On two cores "
+    "against one, in the same runs: the GRU 1.37x (1.07x with threads), the LSTM 1.47x, so the "
+    "recurrent rows, which defaulted to one thread, now use every core as the others do."
 )
 
 

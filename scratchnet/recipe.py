@@ -21,9 +21,6 @@ PEAK_LR = {"cnn_lstm": 0.02, "cnn": 0.02, "cnn_nolrn": 0.02, "lstm": 0.05, "gru"
 # in the same time, which a short run needs more than a smooth gradient)
 SMALL = {"train_size": 5000, "test_size": 1000, "val_size": 500, "epochs": 6, "batch_size": 64,
          "warmup_steps": 20}
-# The recurrent rows do little work per image and their loop over time holds the GIL:
-# splitting their batches across threads gains nothing (python -m scratchnet.bench --threads 2).
-ONE_THREAD_MODELS = ("lstm", "gru")
 # Checkpoints written before the network's options were recorded used these algorithms.
 LEGACY_OPTIONS = {"cnn_lstm": {"conv1": "direct", "conv2": "winograd"},
                   "cnn": {"conv1": "direct", "conv2": "winograd"},
@@ -117,8 +114,3 @@ class Config:
 def small_config(**options):
     """The ``--small`` preset, with ``options`` on top."""
     return Config(**{**SMALL, "small": True, **options})
-
-
-def default_threads(model, cores):
-    """Threads to split each batch across when none is asked for: every core, or one."""
-    return 1 if model in ONE_THREAD_MODELS else cores

@@ -23,7 +23,7 @@ from scratchnet import cli, cluster, files, study, study_report
 from scratchnet.cifar10 import data_root, load_cifar10
 from scratchnet.download import ensure_cifar10
 from scratchnet.parallel import check_threads, usable_cores
-from scratchnet.recipe import SMALL, default_threads
+from scratchnet.recipe import SMALL
 from scratchnet.reporting import write_index
 from scratchnet.runs import RunFolder, epoch_line, run_facts, train_run
 from scratchnet.table1 import (
@@ -169,7 +169,7 @@ def main(argv=None):
         try:
             with folder.lock():
                 train_one(config, folder, cifar, label, runs_after=len(unfinished(plan[k + 1:], runs)),
-                          threads=args.threads or default_threads(config.model, usable_cores()), facts=facts)
+                          threads=args.threads or usable_cores(), facts=facts)
         except Interrupted as stop:
             print(f"{label}: {stop}; saved. Run the same command again to go on.", file=sys.stderr)
             return 130

@@ -17,7 +17,7 @@ from scratchnet.cifar10 import data_root, load_cifar10, provenance
 from scratchnet.download import ensure_cifar10
 from scratchnet.machine import commit, machine_facts
 from scratchnet.parallel import check_threads, usable_cores
-from scratchnet.recipe import SMALL, default_threads
+from scratchnet.recipe import SMALL
 from scratchnet.runs import RunFolder, train
 from scratchnet.trainer import Diverged, Interrupted, Trainer, split_data
 
@@ -37,8 +37,8 @@ def build_parser():
     cli.add_config_options(parser, OPTIONS)
     cli.add_model_options(parser)
     parser.add_argument("--threads", type=cli.positive_int,
-                        help="threads to split each batch across (default: every core; one for lstm and gru, "
-                             "which gain nothing from more). Results depend on it only in the last bits")
+                        help="cores to split each batch across, one process each (default: every core). "
+                             "Results depend on it only in the last bits")
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py/ (default: $SCRATCHNET_DATA, "
                                            "else ./datasets, where CIFAR-10 is downloaded when missing)")
     parser.add_argument("--out", help="folder for the run's files (default: runs/MODEL[-small]-seedS)")
@@ -90,7 +90,7 @@ def main(argv=None):
             config = cli.config_from_args(args, OPTIONS, small=args.small)
             out = Path(args.out or f"runs/{config.model}{'-small' if config.small else ''}-seed{config.seed}")
             folder = RunFolder(out)
-        threads = check_threads(args.threads or default_threads(config.model, usable_cores()))
+        threads = check_threads(args.threads or usable_cores())
     except (OSError, ValueError) as error:
         return cli.fail(error)
     if args.resume and folder.summary.is_file():

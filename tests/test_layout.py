@@ -62,9 +62,11 @@ def test_lessons_import_library_modules_only():
         assert not (imported(source) & COMMAND_MODULES), f"{path.name} imports a command module"
 
 
-def test_only_the_cifar10_reader_unpickles():
+def test_only_the_cifar10_reader_and_the_workers_pipe_unpickle():
+    # CIFAR-10 ships as pickles, and scratchnet.parallel's pipe joins a run's own processes; nothing
+    # a user hands over (a checkpoint, a run's files) is ever unpickled
     for path in MODULES:
-        if path.name != "cifar10.py":
+        if path.name not in ("cifar10.py", "parallel.py"):
             assert not re.search(r"\bpickle\b", path.read_text()), f"{path.relative_to(ROOT)} uses pickle"
 
 

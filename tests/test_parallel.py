@@ -1,7 +1,6 @@
-"""Data parallelism: shards, replicas, and the gradient of a split batch equal to the whole batch's."""
+"""Data parallelism: shards, worker processes, and a split batch's gradient equal to the whole batch's."""
 
-import threading
-import time
+import os
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scratchnet.gradcheck import relative_error
+from scratchnet.layers.base import NonFiniteError
 from scratchnet.models import MODEL_NAMES, build_model
 from scratchnet.parallel import DataParallel, check_threads, shard_bounds, usable_cores
 
@@ -58,16 +58,6 @@ def test_forward_splits_and_concatenates_in_order():
                                rtol=1e-12)
 
 
-def test_replica_shares_parameters_but_not_gradients():
-    model = build_model("lstm", rng=np.random.default_rng(6))
-    twin = model.replica()
-    for key, param in model.params.items():
-        assert twin.params[key] is param  # an optimiser step moves both
-        assert twin.grads[key] is not model.grads[key]
-    model.params["rnn.W"][0, 0] += 1.0
-    assert twin.params["rnn.W"][0, 0] == model.params["rnn.W"][0, 0]
-
-
 def test_skipping_the_image_gradient_changes_no_parameter_gradient():
     rng = np.random.default_rng(7)
     images, labels = rng.standard_normal((3, 3, 24, 24)), rng.integers(0, 10, 3)
@@ -86,20 +76,57 @@ def test_impossible_thread_counts_are_refused(threads):
         check_threads(threads)
 
 
-def test_a_failing_shard_leaves_no_replica_busy(monkeypatch):
-    # shard 0 fails at once while shard 1 is still working: the call must wait for it before it raises,
-    # or the next call could hand that replica to a second thread
+def nan_in(images, part):
+    images = images.copy()
+    images[part, 0, 0, 0] = np.nan
+    return images
+
+
+@pytest.mark.parametrize("failing", ["worker", "caller"])
+def test_a_failing_shard_raises_its_error_and_the_next_call_is_right(monkeypatch, failing):
+    # the error of either shard reaches the caller; the worker's reply is read either way, so the
+    # next call gets the reply to its own request and the whole batch's gradient
     monkeypatch.setattr("scratchnet.parallel.usable_cores", lambda: 2)
-    model = build_model("lstm", rng=np.random.default_rng(9))
+    rng = np.random.default_rng(9)
+    images, labels = rng.standard_normal((4, 3, 24, 24)), rng.integers(0, 10, 4)
+    model = build_model("cnn", rng=np.random.default_rng(10), dtype=np.float64)
     parallel = DataParallel(model, threads=2)
-    finished = threading.Event()
+    with pytest.raises(NonFiniteError, match=r"Conv2DNCHW.*\(2, 3, 24, 24\) contains NaN or infinity"):
+        parallel.loss_and_backward(nan_in(images, 3 if failing == "worker" else 0), labels)
+    loss, _ = parallel.loss_and_backward(images, labels)
+    whole = build_model("cnn", rng=np.random.default_rng(10), dtype=np.float64)
+    assert loss == pytest.approx(DataParallel(whole).loss_and_backward(images, labels)[0], rel=1e-12)
+    for key, grad in whole.grads.items():
+        assert relative_error(model.grads[key], grad) < 1e-10, key
 
-    def shard(replica, part):
-        if replica is model:
-            raise ValueError("shard 0 failed")
-        time.sleep(0.2)
-        finished.set()
 
-    with pytest.raises(ValueError, match="shard 0 failed"):
-        parallel._map(shard, (np.zeros((4, 3, 24, 24)),))
-    assert finished.is_set()
+def test_a_reply_to_an_interrupted_call_is_dropped(monkeypatch):
+    monkeypatch.setattr("scratchnet.parallel.usable_cores", lambda: 2)
+    images = np.random.default_rng(11).standard_normal((4, 3, 24, 24))
+    model = build_model("cnn", rng=np.random.default_rng(12), dtype=np.float64)
+    parallel = DataParallel(model, threads=2)
+    worker = parallel.workers[0]
+    worker.send("forward", images[:1])  # as if Ctrl-C had stopped the caller before it read the reply
+    np.testing.assert_allclose(parallel.forward(images), model.forward(images), rtol=1e-12)
+
+
+def test_a_stopped_worker_gives_a_clear_error_and_workers_end_with_the_caller(monkeypatch):
+    monkeypatch.setattr("scratchnet.parallel.usable_cores", lambda: 2)
+    images, labels = np.zeros((4, 3, 24, 24)), np.zeros(4, dtype=int)
+    parallel = DataParallel(build_model("lstm", rng=np.random.default_rng(13), dtype=np.float64), threads=2)
+    process = parallel.workers[0].process
+    process.kill()
+    with pytest.raises(RuntimeError, match="a worker process stopped .*start the run again"):
+        parallel.loss_and_backward(images, labels)
+    live = DataParallel(build_model("lstm", rng=np.random.default_rng(13), dtype=np.float64), threads=2)
+    process = live.workers[0].process
+    del live  # the worker's input closes, and it ends
+    assert process.wait(timeout=30) == 0
+
+
+def test_the_shared_file_is_gone_once_the_worker_has_it(monkeypatch, tmp_path):
+    monkeypatch.setattr("scratchnet.parallel.usable_cores", lambda: 2)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr("os.path.isdir", lambda path: False if path == "/dev/shm" else os.path.isdir(path))
+    DataParallel(build_model("lstm", rng=np.random.default_rng(14)), threads=2)
+    assert list(tmp_path.iterdir()) == []

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from scratchnet.recipe import LEGACY_OPTIONS, PEAK_LR, SMALL, Config, default_threads, small_config
+from scratchnet.recipe import LEGACY_OPTIONS, PEAK_LR, SMALL, Config, small_config
 
 
 def test_defaults_are_the_papers_set_up_with_the_models_peak_rate():
@@ -53,7 +53,3 @@ def test_a_stored_config_comes_back_equal_and_legacy_ones_get_their_algorithms()
 def test_damaged_stored_configs_are_refused(saved, message):
     with pytest.raises(ValueError, match=message):
         Config.from_dict(saved, "run/checkpoint.npz")
-
-
-def test_recurrent_rows_train_on_one_thread():
-    assert default_threads("lstm", 8) == 1 and default_threads("cnn", 8) == 8

@@ -25,13 +25,13 @@ def test_small_run_learns(tmp_path, cifar_root, capsys):
     assert summary["test_accuracy"] >= 0.35
     assert summary["test_size"] == 1000 and summary["train_size"] == 5000
     assert summary["options"]["model"] == "cnn_lstm"
-    assert summary["threads"] == usable_cores()  # the default for the convolutional rows: every core
+    assert summary["threads"] == usable_cores()  # the default: every core
 
 
-def test_recurrent_rows_default_to_one_thread(tmp_path, cifar_root):
-    # splitting their batches gains nothing (python -m scratchnet.bench --threads 2 measures it)
+def test_recurrent_rows_default_to_every_core_too(tmp_path, cifar_root):
+    # in worker processes their loops over time do not wait for each other's GIL (scratchnet.parallel)
     assert run(["--model", "gru", *TINY[2:TINY.index("--threads")], "--out", str(tmp_path)], cifar_root) == 0
-    assert json.loads((tmp_path / "summary.json").read_text())["threads"] == 1
+    assert json.loads((tmp_path / "summary.json").read_text())["threads"] == usable_cores()
 
 
 def test_outputs_of_a_run(tiny_run):

@@ -22,7 +22,7 @@ Each kernel has a plain NumPy twin (``*_reference``) with the same signature, ke
 reading and for the tests that compare the two.
 
 The kernels run on the calling thread and release the GIL (``nogil=True``): more cores are
-used by splitting the batch over threads (``scratchnet.parallel``), not inside a kernel.
+used by splitting the batch across processes (``scratchnet.parallel``), not inside a kernel.
 """
 
 import numpy as np

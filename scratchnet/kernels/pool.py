@@ -17,8 +17,8 @@ Every clipped window must hold at least one real value; the layers ensure that.
 
 Each public function has a plain NumPy twin (``*_reference``) with the same signature.
 The public functions allocate the outputs with NumPy, as ``im2col`` does, and hand them to
-the Numba kernels, which release the GIL so that several threads can each pool their own
-shard of a batch at the same time (``scratchnet.parallel``).
+the Numba kernels, which release the GIL (``nogil=True``), as every kernel of the package
+does: threads of one program can run them at the same time.
 """
 
 import numpy as np

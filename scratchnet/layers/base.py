@@ -10,8 +10,8 @@ The rule for ``grads``, which every layer follows:
 - ``backward`` overwrites those arrays in place (``self.grads[k][...] = ...``, or ``out=``).
   It never rebinds a key or replaces the dict, and it never adds to what was there.
 
-So whoever holds ``layer.grads`` (a model's flat dict, an optimiser, the summing of
-data-parallel replicas) holds the same arrays for the whole run, and after a backward they
+So whoever holds ``layer.grads`` (a model's flat dict, an optimiser, a data-parallel worker
+whose grads live in shared memory) holds the same arrays for the whole run, and after a backward they
 hold that backward's gradient. The optimiser updates ``self.params`` in place, likewise.
 
 ``backward`` refuses what cannot be right, through ``Layer.check_dout``: a call before any
