@@ -136,10 +136,11 @@ GRID = ("Table 1 and the study are grids of independent runs; `reproduce --sched
         "a worker of a Dask cluster (`scratchnet/cluster.py`). `benchmarks/cluster_grid.py` times one "
         "small grid (`reproduce --small`) trained one run after another, and with `--scheduler local:2`, "
         "two worker processes on this machine, their start-up included. **No gain is expected on two "
-        "cores**: the CNN rows already split each batch across both cores when run one after another, "
-        "and the workers pay for starting (Python, Numba's cache, the data); only the one-thread rows "
-        "(lstm, gru) leave a core idle that a second worker could use, where that core is free. A "
-        "cluster gains by adding machines: a grid of N runs on N of them takes about its longest run.")
+        "cores**: every row already splits each batch across both cores when run one after another, "
+        "and the workers pay for starting (Python, Numba's cache, the data). Until 2026-12-03 the "
+        "recurrent rows (lstm, gru) ran on one thread and left a core idle that a second worker could "
+        "use, where that core was free. A cluster gains by adding machines: a grid of N runs on N of "
+        "them takes about its longest run.")
 
 
 def grid_section(lines):
