@@ -34,6 +34,7 @@ taken in another order, so it differs from one core's in the last bits only; a g
 gives the same result.
 """
 
+import contextlib
 import os
 import pickle
 import subprocess
@@ -61,6 +62,11 @@ def shard_bounds(n, shards):
     shards = max(1, min(shards, n))
     edges = [n * k // shards for k in range(shards + 1)]
     return list(zip(edges[:-1], edges[1:]))
+
+
+class WorkerStopped(RuntimeError):
+    """A worker process ended before it replied: the call's result is lost; the caller's model is
+    as it was before the call, so a trainer can save it and resume from there."""
 
 
 class Worker:
@@ -108,12 +114,13 @@ class Worker:
         return result
 
     def close(self):
-        self.process.stdin.close()  # the worker's loop ends at the end of its input
+        with contextlib.suppress(BrokenPipeError):  # a worker that stopped first left nothing to close
+            self.process.stdin.close()  # the worker's loop ends at the end of its input
         self.process.wait()
 
     def _stopped(self):
-        return RuntimeError(f"a worker process stopped (exit status {self.process.wait()}); its message, "
-                            "if any, is above; start the run again")
+        return WorkerStopped(f"a worker process stopped (exit status {self.process.wait()}; "
+                             "its message, if any, is above)")
 
 
 def shared_arrays(path, layout, create=False):

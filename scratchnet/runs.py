@@ -26,6 +26,7 @@ import numpy as np
 from scratchnet import checkpoint, files
 from scratchnet.cifar10 import provenance
 from scratchnet.machine import commit, machine_facts
+from scratchnet.parallel import WorkerStopped
 from scratchnet.plots import plot_history
 from scratchnet.recipe import Config
 from scratchnet.reporting import write_report
@@ -173,29 +174,41 @@ class RunFolder:
         return summary
 
 
+@contextlib.contextmanager
+def saved_when_stopped(trainer, folder):
+    """Save the run and raise Interrupted when it stops: asked to, or because a worker process
+    stopped (the step or evaluation it was in changed nothing, so the run resumes from there)."""
+    try:
+        yield
+    except (Interrupted, WorkerStopped) as stop:
+        folder.save(trainer)
+        if trainer.history:  # the page shows how far the run got, and the resume command
+            write_report(folder.path, full=False)
+        if isinstance(stop, WorkerStopped):
+            raise Interrupted(f"{stop} at epoch {trainer.epoch + 1}, step {trainer.step}") from None
+        raise
+
+
 def train(trainer, folder, on_step=None, on_epoch_end=None, stop_after_steps=None, test_every_epoch=False,
           facts=None):
     """Train ``trainer`` to its last epoch, saving in ``folder`` after every epoch; then test.
 
     Returns the summary. ``on_step(trainer)`` follows every step, ``on_epoch_end(trainer, row)``
     every epoch; ``test_every_epoch`` records test accuracy per epoch, for curves only: nothing
-    is chosen by it. Interrupted (after saving) when ``trainer.stop_requested`` is set.
+    is chosen by it. Interrupted (after saving) when ``trainer.stop_requested`` is set, or when a
+    worker process of a run split across cores stops.
     """
     while not trainer.finished:
-        try:
+        with saved_when_stopped(trainer, folder):
             trainer.run_epoch(on_step=on_step, stop_after_steps=stop_after_steps)
-        except Interrupted:
-            folder.save(trainer)
-            if trainer.history:  # the page shows how far the run got, and the resume command
-                write_report(folder.path, full=False)
-            raise
-        row = trainer.finish_epoch(test=test_every_epoch)
+            row = trainer.finish_epoch(test=test_every_epoch)
         folder.save(trainer)
         write_report(folder.path, full=False)  # facts and curves: a page open in a browser moves
         if on_epoch_end is not None:
             on_epoch_end(trainer, row)
     data = trainer.data
-    test = trainer.evaluate(data.x_test, data.y_test)
+    with saved_when_stopped(trainer, folder):
+        test = trainer.evaluate(data.x_test, data.y_test)
     summary = folder.finish(trainer, test, facts or {})
     write_report(folder.path, model=trainer.model, test_images=data.x_test, test_labels=data.y_test,
                  predictions=test["predictions"])

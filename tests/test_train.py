@@ -11,6 +11,7 @@ from fakes import TINY
 
 from scratchnet import checkpoint, train
 from scratchnet.machine import usable_cores
+from scratchnet.trainer import Trainer
 
 
 def run(argv, cifar_root):
@@ -103,6 +104,27 @@ def test_run_split_across_threads_resumes_bit_identically(tmp_path, cifar_root, 
     for key in whole.params:
         assert np.array_equal(resumed.params[key], whole.params[key]), key
     assert json.loads((tmp_path / "whole" / "summary.json").read_text())["threads"] == int(threads[1])
+
+
+def test_a_stopped_worker_stops_the_run_saved_and_it_resumes(tmp_path, cifar_root, capsys, monkeypatch):
+    # a worker killed from outside (say, for memory): no traceback, the step it was in is not
+    # applied, the run is saved before it and says how to go on
+    monkeypatch.setattr("scratchnet.parallel.usable_cores", lambda: 2)
+    take_step = Trainer.train_step
+
+    def step_that_kills_the_worker(trainer, x, y):
+        if trainer.global_step == 3:
+            trainer.parallel.workers[0].process.kill()
+            trainer.parallel.workers[0].process.wait()
+        return take_step(trainer, x, y)
+
+    monkeypatch.setattr(Trainer, "train_step", step_that_kills_the_worker)
+    tiny = [*TINY[:TINY.index("--threads")], "--threads", "2", "--out", str(tmp_path)]
+    assert run(tiny, cifar_root) == 130
+    assert re.search(r"a worker process stopped \(exit status -9; .*\) at epoch 1, step 3; saved\. "
+                     r"Continue with: python -m scratchnet\.train --resume ", capsys.readouterr().err)
+    monkeypatch.setattr(Trainer, "train_step", take_step)
+    assert run(["--resume", str(tmp_path), "--no-progress", "--threads", "2"], cifar_root) == 0
 
 
 def test_resuming_with_another_thread_count_says_so(tiny_run, tmp_path, cifar_root, capsys, monkeypatch):
