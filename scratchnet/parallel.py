@@ -82,10 +82,10 @@ class Worker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.getenv("PYTHONPATH")]))}
         self.process = subprocess.Popen([sys.executable, "-m", "scratchnet.parallel"], env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+        self.sent = 0
         layout = [(key, a.shape, a.dtype) for key, a in model.params.items()]
         with tempfile.NamedTemporaryFile(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as file:
             self.params, self.grads = shared_arrays(file.name, layout, create=True)
-            self.sent = 0
             self.send(model, file.name, layout)
             self.result()  # the worker has mapped the file: it may go
 
@@ -159,8 +159,9 @@ class DataParallel:
         bounds = shard_bounds(len(arrays[0]), self.threads)
         shards = [[a[start:stop] for a in arrays] for start, stop in bounds]
         busy = self.workers[:len(shards) - 1]
+        params = self.model.params
         for worker, shard in zip(busy, shards[1:]):
-            for key, param in self.model.params.items():
+            for key, param in params.items():
                 worker.params[key][...] = param
             worker.send(method, *shard)
         try:
