@@ -90,17 +90,23 @@ def lstm_section(runs):
     rows = ["## The LSTM", "",
             "48 steps of 48 values, H = 128, forward + backward, ms. Now: the whole sequence in arrays "
             "that hold every step; a step's sigmoids and tanhs are two exps (over the 4H gate columns, "
-            "over c_t) with two Numba passes for the rest, the backward's elementwise work one Numba pass; "
-            "dW, db and dx one product per chunk of 8 steps, while their da_t are in the cache. The exps "
-            "are written out in Numba for float32 (`exp_float32`: a power of two times a polynomial, "
-            "which vectorises): on the AVX-512 machine of the sittings up to `2026-12-02-c` that gained "
-            "about 1% over `np.exp`, on AVX2 machines, where NumPy's exp is slower, much more (compare the "
-            "sittings). Slower, so not kept: `np.tanh` for the gates (slower than `np.exp`); Numba's own "
-            "tanh or exp (scalar calls); taking the forward's input half x_t W_x out of the loop, over all "
-            "steps or a chunk; dW and dx over all steps in one product. The forward's product reads a "
-            "contiguous [W, b]^T, not a transposed view: 1.18x faster on its own (2026-12-03). Fusing the "
-            "exp into the gate pass saved about 1.5 ms of the forward's 32 and was not kept: float64 "
-            "needs NumPy's exp, so the kernel would be written twice.", "",
+            "over c_t) with two Numba kernels for the rest, the backward's elementwise work one Numba "
+            "kernel; dW, db and dx one product per chunk of 8 steps, while their da_t are in the cache. "
+            "The exps are written out in Numba for float32 (`exp_float32`: a power of two times a "
+            "polynomial, which vectorises): on the AVX-512 machine of the sittings up to `2026-12-02-c` "
+            "that gained about 1% over `np.exp`, on AVX2 machines, where NumPy's exp is slower, much more"
+            " (compare the sittings). Slower, so not kept: `np.tanh` for the gates (slower than "
+            "`np.exp`); Numba's own tanh or exp (scalar calls); taking the forward's input half x_t W_x "
+            "out of the loop, over all steps or a chunk; dW and dx over all steps in one product. The "
+            "forward's product reads a contiguous [W, b]^T, not a transposed view: 1.18x faster on its "
+            "own (2026-12-03). Fusing the exp into the gate pass saved about 1.5 ms of the forward's 32 "
+            "and was not kept: float64 needs NumPy's exp, so the kernel would be written twice. Each loop"
+            " of the elementwise kernels writes one array or one gate's block of columns: "
+            "`gate_gradients` wrote all five in one loop over a row, which the compiler left "
+            "unvectorised; split into a loop per line of the equations it ran 2.7-3.5x faster on its own,"
+            " `gate_activations` 2.3x (one of its loops also lost a variable start, `range(2 * H, 3 * "
+            "H)`), `hidden_state` 1.7x, and the layer 1.08x at batch 128 and 64, with the same bits "
+            "(2026-12-03, alternated in one process, CPU time).", "",
             "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
             "|---|---|---|---|---|"]
     for batch in ("128", "64"):

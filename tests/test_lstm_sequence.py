@@ -1,5 +1,5 @@
 """scratchnet.layers.lstm_sequence and scratchnet.kernels.lstm: the LSTM over whole sequences, held
-to the loop over its step functions, and its Numba passes held to their NumPy references."""
+to the loop over its step functions, and its Numba kernels held to their NumPy references."""
 
 import warnings
 

@@ -46,15 +46,20 @@ reaching the step's cell and gates is (equations (1)-(6), differentiated):
     da_o = dh * tanh(c_t) * o (1 - o)                (6), (5)
     dc_{t-1} = dc * f                                (4)
 
-``gate_gradients`` does that in one pass.
+``gate_gradients`` does that for one step, a row (sequence) at a time.
 
 Why kernels: in NumPy each line above is a call that reads and writes whole (N, H) arrays, and
-the calls cost more than the arithmetic; a kernel reads each input once and writes each output
-once. Two details keep them fast. ``one`` has the arrays' dtype: a bare literal 1 is an integer,
-and in Numba an integer with a float32 makes a float64, so the loop would convert every value
-there and back. ``error_model="numpy"``: a division by zero gives inf (as in NumPy)
-instead of raising, so the loop needs no check per division and vectorises (1 + e > 0 here
-anyway). No ``fastmath``: no sum is reordered.
+the calls cost more than the arithmetic; a kernel goes through them one row at a time, while
+the row is in the L1 cache. Three details keep them fast. Each loop writes one array, or one
+gate's block of columns: a loop that wrote two (da_f and da_o, say) ran several times slower,
+since the compiler (LLVM, under Numba) cannot tell that they do not overlap and leaves such a
+loop unvectorised; so every line of the equations is its own loop over the row, and the next
+line reads back what it wrote, from the cache (benchmarks/README.md has the figures). ``one``
+has the arrays' dtype: a bare literal 1 is an integer, and in Numba an integer with a float32
+makes a float64, so the loop would convert every value there and back.
+``error_model="numpy"``: a division by zero gives inf (as in NumPy) instead of raising, so the
+loop needs no check per division and vectorises (1 + e > 0 here anyway). No ``fastmath``: no
+sum is reordered.
 
 Each kernel has a plain NumPy twin, ``*_reference``; the tests hold them together, bit for bit.
 Arrays: a row per sequence n, H columns per gate; gates (N, 4H) = f, i, g, o.
@@ -102,13 +107,13 @@ def gate_activations(e, c_prev, gates, c, m):
     for n in range(N):
         for k in range(4 * H):
             gates[n, k] = one / (one + e[n, k])          # sigmoid; for g, sigmoid(2a)
-        for j in range(H):
+        for j in range(H):  # not range(2 * H, 3 * H): Numba compiles a variable start to slower code
             g = gates[n, 2 * H + j]
-            g = g + g - one                              # (3) tanh = 2 sigmoid(2a) - 1
-            gates[n, 2 * H + j] = g
-            cj = gates[n, j] * c_prev[n, j] + gates[n, H + j] * g   # (4)
-            c[n, j] = cj
-            m[n, j] = -(cj + cj)
+            gates[n, 2 * H + j] = g + g - one            # (3) tanh = 2 sigmoid(2a) - 1
+        for j in range(H):
+            c[n, j] = gates[n, j] * c_prev[n, j] + gates[n, H + j] * gates[n, 2 * H + j]   # (4)
+        for j in range(H):
+            m[n, j] = -(c[n, j] + c[n, j])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -122,26 +127,34 @@ def hidden_state(m, gates, tanh_c, h):
     one = m.dtype.type(1)
     for n in range(N):
         for j in range(H):
-            tc = (one + one) / (one + m[n, j]) - one
-            tanh_c[n, j] = tc
-            h[n, j] = gates[n, 3 * H + j] * tc           # (6)
+            tanh_c[n, j] = (one + one) / (one + m[n, j]) - one
+        for j in range(H):
+            h[n, j] = gates[n, 3 * H + j] * tanh_c[n, j]  # (6)
 
 
 @njit(cache=True, nogil=True)
 def gate_gradients(dh, dc, gates, c_prev, tanh_c, da):
-    """Fill da (N, 4H) for one step and turn dc (N, H) into dc_{t-1}, in one pass."""
+    """Fill da (N, 4H) for one step and turn dc (N, H) into dc_{t-1}."""
     N, H = dh.shape
     one = dh.dtype.type(1)
     for n in range(N):
         for j in range(H):
-            f, i, g, o = gates[n, j], gates[n, H + j], gates[n, 2 * H + j], gates[n, 3 * H + j]
-            tc = tanh_c[n, j]
-            dcn = dc[n, j] + dh[n, j] * o * (one - tc * tc)
-            da[n, j] = dcn * c_prev[n, j] * f * (one - f)
-            da[n, H + j] = dcn * g * i * (one - i)
-            da[n, 2 * H + j] = dcn * i * (one - g * g)
+            tc, o = tanh_c[n, j], gates[n, 3 * H + j]
+            dc[n, j] = dc[n, j] + dh[n, j] * o * (one - tc * tc)
+        for j in range(H):
+            f = gates[n, j]
+            da[n, j] = dc[n, j] * c_prev[n, j] * f * (one - f)
+        for j in range(H):
+            i, g = gates[n, H + j], gates[n, 2 * H + j]
+            da[n, H + j] = dc[n, j] * g * i * (one - i)
+        for j in range(H):
+            i, g = gates[n, H + j], gates[n, 2 * H + j]
+            da[n, 2 * H + j] = dc[n, j] * i * (one - g * g)
+        for j in range(H):
+            o, tc = gates[n, 3 * H + j], tanh_c[n, j]
             da[n, 3 * H + j] = dh[n, j] * tc * o * (one - o)
-            dc[n, j] = dcn * f
+        for j in range(H):
+            dc[n, j] = dc[n, j] * gates[n, j]
 
 
 def gate_activations_reference(e, c_prev, gates, c, m):

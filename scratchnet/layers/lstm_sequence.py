@@ -16,12 +16,12 @@ exp, since
 so the rows of [W, b] are scaled by -1 for f, i, o and by -2 for g (exactly: powers of two)
 and one exp over the product's 4H columns serves all four gates; a second one, over -2 c_t,
 serves tanh(c_t) (``exp_float32`` in float32, NumPy's in float64: the kernels say why).
-Between and after them, two Numba passes (``scratchnet.kernels.lstm``, where the equations
+Between and after them, two Numba kernels (``scratchnet.kernels.lstm``, where the equations
 are) do the rest of the step's elementwise work.
 
 Backward. Only dh and dc carry from step t to step t - 1, so only they stay in the loop:
 ``gate_gradients`` turns dh and dc into da_t, the gradient of the step's four
-pre-activations, and dc into dc_{t-1}, in one pass; then
+pre-activations, and dc into dc_{t-1}, in one call; then
 
     dh_{t-1} = da_t W_h                                  the h half of d[h_{t-1}, x_t]
 

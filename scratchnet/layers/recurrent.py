@@ -44,8 +44,8 @@ product per step for all gates. The LSTM, the paper's layer, runs the same equat
 ``LSTM.forward`` and ``LSTM.backward`` through ``scratchnet.layers.lstm_sequence``, over
 arrays that hold every step. In the forward a step is its product, one exp over all 4H
 gate columns (sigmoid(a) = 1 / (1 + exp(-a)), tanh(a) = 2 sigmoid(2a) - 1), one over c_t, and
-two Numba passes (``scratchnet.kernels.lstm``) for the rest. The backward keeps in its loop
-only what carries from step to step, dh_{t-1} = da_t W_h after one Numba pass for the step's
+two Numba kernels (``scratchnet.kernels.lstm``) for the rest. The backward keeps in its loop
+only what carries from step to step, dh_{t-1} = da_t W_h after one Numba kernel for the step's
 elementwise gradients; dW, db and dx are one product per chunk of steps. Taking the input half
 x_t W_x^T of the forward out of the loop saves nothing (the per-step products already run near
 the GEMM peak, and it adds a pass). ``lstm_step_forward`` and
