@@ -47,10 +47,15 @@ tiles overlap by r - 1 and output tiles do not:
 
 Each has a plain NumPy twin (``*_reference``) with the same signature, for reading and for
 the tests that compare the two. The Numba kernels keep the channel (or filter) axis
-innermost, where it is contiguous and vectorises, and skip the zeros of the small matrices.
-They take the vertical side of a transform (Lh below) for a whole row of tiles at once:
-neighbouring input tiles share r - 1 columns, whose work is then done once, and the loops run
-along the row rather than one tile (``benchmarks/README.md`` has the gain).
+innermost, where it is contiguous and vectorises. They take the vertical side of a transform
+(Lh below) for a whole row of tiles at once: neighbouring input tiles share r - 1 columns,
+whose work is then done once, and the loops run along the row rather than one tile. Every
+number a transform writes is a sum over the a <= 8 points of a tile side; the kernels write
+that sum out with 8 terms (``_sum8``), the small matrices padded with zero columns, so that the
+compiler keeps the partial sum in a register for a whole vector of channels and stores it once.
+Adding one term at a time into the output instead, skipping the matrices' zeros, does fewer
+multiplications but reads and writes the output once per term; it was slower
+(``benchmarks/README.md`` has both gains).
 
 Reference: A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural Networks",
 CVPR 2016; S. Winograd, "Arithmetic Complexity of Computations", SIAM 1980.
@@ -197,6 +202,37 @@ def input_transform_adjoint(dV, BTh, BTw, m, dxp):
     return dxp
 
 
+@njit(inline="always")
+def _rows8(a, start, last):
+    """The MAX_TILE = 8 entries a[start], ..., a[start + 7] of a's first axis, indices past ``last``
+    held at ``last`` (they come with weight 0 from ``_padded``): the terms of one sum."""
+    return (a[start], a[min(start + 1, last)], a[min(start + 2, last)], a[min(start + 3, last)],
+            a[min(start + 4, last)], a[min(start + 5, last)], a[min(start + 6, last)],
+            a[min(start + 7, last)])
+
+
+@njit(inline="always")
+def _sum8(w, x, i):
+    """w[0] x[0][i] + ... + w[7] x[7][i], written out: a sum of a fixed number of terms, which the
+    compiler keeps in a register while it vectorises the loop around it (over channels)."""
+    return (w[0] * x[0][i] + w[1] * x[1][i] + w[2] * x[2][i] + w[3] * x[3][i]
+            + w[4] * x[4][i] + w[5] * x[5][i] + w[6] * x[6][i] + w[7] * x[7][i])
+
+
+@njit(inline="always")
+def _padded(L):
+    """L (k, p) with zero columns up to MAX_TILE: (k, 8), so that every sum has 8 terms."""
+    out = np.zeros((L.shape[0], MAX_TILE), dtype=L.dtype)
+    out[:, :L.shape[1]] = L
+    return out
+
+
+@njit(inline="always")
+def _row8(L, i):
+    """Row i of a padded matrix as 8 numbers, read once, before the loop that uses them."""
+    return (L[i, 0], L[i, 1], L[i, 2], L[i, 3], L[i, 4], L[i, 5], L[i, 6], L[i, 7])
+
+
 @njit(cache=True, nogil=True)
 def _to_tiles(image, Lh, Lw, m, T):
     """T[(xi, nu), (n, ty, tx), c] = (Lh d Lw^T)[xi, nu] for every tile
@@ -205,29 +241,25 @@ def _to_tiles(image, Lh, Lw, m, T):
     ah, ph = Lh.shape
     aw, pw = Lw.shape
     th, tw = (H - ph) // m + 1, (W - pw) // m + 1
-    width = m * (tw - 1) + pw                             # the columns the tiles of a row cover
-    rows = np.empty((ah, width, C), dtype=image.dtype)   # Lh d for a whole row of tiles at once
-    for n in range(N):
+    width = m * (tw - 1) + pw                                   # the columns the tiles of a row cover
+    Lh8, Lw8 = _padded(Lh), _padded(Lw)
+    rows = np.zeros((ah, width + MAX_TILE, C), dtype=image.dtype)   # Lh d for a whole row of tiles;
+    for n in range(N):                                          # zero columns past it, for the padding
         for ty in range(th):
-            rows[:] = 0
+            d = _rows8(image[n], m * ty, H - 1)
             for xi in range(ah):
-                for p in range(ph):
-                    w = Lh[xi, p]
-                    if w != 0:  # the matrices are sparse: skip their zeros
-                        for col in range(width):
-                            for c in range(C):
-                                rows[xi, col, c] += w * image[n, m * ty + p, col, c]
+                w, out = _row8(Lh8, xi), rows[xi]
+                for col in range(width):
+                    for c in range(C):
+                        out[col, c] = _sum8(w, d, (col, c))
             for tx in range(tw):
                 tile = (n * th + ty) * tw + tx
                 for xi in range(ah):
+                    r = _rows8(rows[xi], m * tx, width + MAX_TILE - 1)
                     for nu in range(aw):
-                        t = T[xi * aw + nu, tile]
-                        t[:] = 0
-                        for q in range(pw):
-                            w = Lw[nu, q]
-                            if w != 0:
-                                for c in range(C):
-                                    t[c] += w * rows[xi, m * tx + q, c]
+                        w, t = _row8(Lw8, nu), T[xi * aw + nu, tile]
+                        for c in range(C):
+                            t[c] = _sum8(w, r, c)
 
 
 @njit(cache=True, nogil=True)
@@ -239,24 +271,22 @@ def _from_tiles(T, Lh, Lw, m, image):
     aw, pw = Lw.shape
     th, tw = (H - ph) // m + 1, (W - pw) // m + 1
     width = m * (tw - 1) + pw
-    rows = np.empty((ah, width, C), dtype=image.dtype)   # T Lw of a whole row of tiles, added up
-    for n in range(N):
+    LhT8, LwT8 = _padded(Lh.T.copy()), _padded(Lw.T.copy())
+    rows = np.zeros((MAX_TILE, width, C), dtype=image.dtype)    # T Lw of a whole row of tiles, added
+    for n in range(N):                                          # up; the rows past ah stay zero
         for ty in range(th):
-            rows[:] = 0
+            rows[:ah] = 0
             for tx in range(tw):
                 tile = (n * th + ty) * tw + tx
                 for xi in range(ah):
-                    for nu in range(aw):
-                        t = T[xi * aw + nu, tile]
-                        for q in range(pw):
-                            w = Lw[nu, q]
-                            if w != 0:
-                                for c in range(C):
-                                    rows[xi, m * tx + q, c] += w * t[c]
+                    t = _rows8(T, xi * aw, ah * aw - 1)
+                    for q in range(pw):
+                        w, out = _row8(LwT8, q), rows[xi, m * tx + q]
+                        for c in range(C):
+                            out[c] += _sum8(w, t, (tile, c))
+            r = _rows8(rows, 0, MAX_TILE - 1)
             for p in range(ph):
-                for xi in range(ah):
-                    w = Lh[xi, p]
-                    if w != 0:
-                        for col in range(width):
-                            for c in range(C):
-                                image[n, m * ty + p, col, c] += w * rows[xi, col, c]
+                w, out = _row8(LhT8, p), image[n, m * ty + p]
+                for col in range(width):
+                    for c in range(C):
+                        out[col, c] += _sum8(w, r, (col, c))
