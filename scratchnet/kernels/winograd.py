@@ -50,11 +50,12 @@ the tests that compare the two. The Numba kernels keep the channel (or filter) a
 innermost, where it is contiguous and vectorises. They take the vertical side of a transform
 (Lh below) for a whole row of tiles at once: neighbouring input tiles share r - 1 columns,
 whose work is then done once, and the loops run along the row rather than one tile. Every
-number a transform writes is a sum over the a <= 8 points of a tile side; the kernels write
-that sum out with 8 terms (``_sum8``), the small matrices padded with zero columns, so that the
-compiler keeps the partial sum in a register for a whole vector of channels and stores it once.
-Adding one term at a time into the output instead, skipping the matrices' zeros, does fewer
-multiplications but reads and writes the output once per term; it was slower
+number a transform writes is a sum over the points of a tile side (a of them, or m in the output
+adjoint; at most 8). The kernels take each such sum over MAX_TILE terms, the small matrices
+padded with zero columns (``_padded``): a loop of a constant length, which the compiler unrolls,
+so that it keeps the partial sum in a register for a whole vector of channels and stores it
+once. Adding one term at a time into the output instead, skipping the matrices' zeros, does
+fewer multiplications but reads and writes the output once per term, and was slower
 (``benchmarks/README.md`` has both gains).
 
 Reference: A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural Networks",
@@ -165,10 +166,13 @@ def input_transform_adjoint_reference(dV, BTh, BTw, m, dxp):
 #     input_transform_adjoint     = from_tiles with L = B^T   (overlapping tiles add up)
 #     output_transform            = from_tiles with L = A     (onto the bias; tiles do not overlap)
 
-def _as(matrix, data):
-    """``matrix`` contiguous, in the dtype of ``data``: float64 constants in a float32 loop would
-    turn every multiplication into float64 and stop vectorisation."""
-    return np.ascontiguousarray(matrix, dtype=data.dtype)
+def _padded(matrix, data):
+    """``matrix`` contiguous, in the dtype of ``data`` (float64 constants in a float32 loop would
+    turn every multiplication into float64 and stop vectorisation), with zero columns up to
+    MAX_TILE, so that every sum in the kernels has MAX_TILE terms."""
+    out = np.zeros((matrix.shape[0], MAX_TILE), dtype=data.dtype)
+    out[:, :matrix.shape[1]] = matrix
+    return out
 
 
 def input_transform(xp, BTh, BTw, m):
@@ -176,14 +180,15 @@ def input_transform(xp, BTh, BTw, m):
     N, Hp, Wp, C = xp.shape
     ah, aw = BTh.shape[0], BTw.shape[0]
     V = np.empty((ah * aw, N * ((Hp - ah) // m + 1) * ((Wp - aw) // m + 1), C), dtype=xp.dtype)
-    _to_tiles(np.ascontiguousarray(xp), _as(BTh, xp), _as(BTw, xp), m, V)
+    _to_tiles(np.ascontiguousarray(xp), _padded(BTh, xp), _padded(BTw, xp), ah, aw, m, V)
     return V
 
 
 def output_transform(M, ATh, ATw, bias, out):
     """Fill ``out`` (N, m*th, m*tw, F) with bias + A^T M A of every tile, and return it."""
     out[...] = bias
-    _from_tiles(np.ascontiguousarray(M), _as(ATh.T, M), _as(ATw.T, M), ATh.shape[0], out)
+    ah, aw = ATh.shape[1], ATw.shape[1]
+    _from_tiles(np.ascontiguousarray(M), _padded(ATh, M), _padded(ATw, M), ah, aw, ATh.shape[0], out)
     return out
 
 
@@ -192,101 +197,79 @@ def output_transform_adjoint(dout, ATh, ATw):
     N, OH, OW, F = dout.shape
     m, ah = ATh.shape
     dM = np.empty((ah * ATw.shape[1], N * (OH // m) * (OW // m), F), dtype=dout.dtype)
-    _to_tiles(np.ascontiguousarray(dout), _as(ATh.T, dout), _as(ATw.T, dout), m, dM)
+    _to_tiles(np.ascontiguousarray(dout), _padded(ATh.T, dout), _padded(ATw.T, dout), m, m, m, dM)
     return dM
 
 
 def input_transform_adjoint(dV, BTh, BTw, m, dxp):
     """Add B dV B^T of every tile into ``dxp`` (N, Hp, Wp, C), where its tile lies; return dxp."""
-    _from_tiles(np.ascontiguousarray(dV), _as(BTh, dV), _as(BTw, dV), m, dxp)
+    ah, aw = BTh.shape[0], BTw.shape[0]
+    _from_tiles(np.ascontiguousarray(dV), _padded(BTh.T, dV), _padded(BTw.T, dV), ah, aw, m, dxp)
     return dxp
 
 
-@njit(inline="always")
-def _rows8(a, start, last):
-    """The MAX_TILE = 8 entries a[start], ..., a[start + 7] of a's first axis, indices past ``last``
-    held at ``last`` (they come with weight 0 from ``_padded``): the terms of one sum."""
-    return (a[start], a[min(start + 1, last)], a[min(start + 2, last)], a[min(start + 3, last)],
-            a[min(start + 4, last)], a[min(start + 5, last)], a[min(start + 6, last)],
-            a[min(start + 7, last)])
-
-
-@njit(inline="always")
-def _sum8(w, x, i):
-    """w[0] x[0][i] + ... + w[7] x[7][i], written out: a sum of a fixed number of terms, which the
-    compiler keeps in a register while it vectorises the loop around it (over channels)."""
-    return (w[0] * x[0][i] + w[1] * x[1][i] + w[2] * x[2][i] + w[3] * x[3][i]
-            + w[4] * x[4][i] + w[5] * x[5][i] + w[6] * x[6][i] + w[7] * x[7][i])
-
-
-@njit(inline="always")
-def _padded(L):
-    """L (k, p) with zero columns up to MAX_TILE: (k, 8), so that every sum has 8 terms."""
-    out = np.zeros((L.shape[0], MAX_TILE), dtype=L.dtype)
-    out[:, :L.shape[1]] = L
-    return out
-
-
-@njit(inline="always")
-def _row8(L, i):
-    """Row i of a padded matrix as 8 numbers, read once, before the loop that uses them."""
-    return (L[i, 0], L[i, 1], L[i, 2], L[i, 3], L[i, 4], L[i, 5], L[i, 6], L[i, 7])
-
-
 @njit(cache=True, nogil=True)
-def _to_tiles(image, Lh, Lw, m, T):
+def _to_tiles(image, Lh, Lw, ph, pw, m, T):
     """T[(xi, nu), (n, ty, tx), c] = (Lh d Lw^T)[xi, nu] for every tile
-    d = image[n, m ty : m ty + ph, m tx : m tx + pw, c], with ph, pw the columns of Lh, Lw."""
+    d = image[n, m ty : m ty + ph, m tx : m tx + pw, c]; Lh (ah, MAX_TILE) and Lw (aw, MAX_TILE)
+    are zero past their first ph and pw columns."""
     N, H, W, C = image.shape
-    ah, ph = Lh.shape
-    aw, pw = Lw.shape
+    ah, aw = Lh.shape[0], Lw.shape[0]
     th, tw = (H - ph) // m + 1, (W - pw) // m + 1
-    width = m * (tw - 1) + pw                                   # the columns the tiles of a row cover
-    Lh8, Lw8 = _padded(Lh), _padded(Lw)
-    rows = np.zeros((ah, width + MAX_TILE, C), dtype=image.dtype)   # Lh d for a whole row of tiles;
-    for n in range(N):                                          # zero columns past it, for the padding
+    width = m * (tw - 1) + pw                                 # the columns the tiles of a row cover
+    zero = image.dtype.type(0)
+    rows = np.zeros((ah, width + MAX_TILE, C), dtype=image.dtype)  # Lh d for a whole row of tiles,
+    for n in range(N):                                        # then zeros, which the padding reads
         for ty in range(th):
-            d = _rows8(image[n], m * ty, H - 1)
             for xi in range(ah):
-                w, out = _row8(Lh8, xi), rows[xi]
                 for col in range(width):
                     for c in range(C):
-                        out[col, c] = _sum8(w, d, (col, c))
+                        total = zero
+                        for p in range(MAX_TILE):             # rows past the image: weight 0
+                            total += Lh[xi, p] * image[n, min(m * ty + p, H - 1), col, c]
+                        rows[xi, col, c] = total
             for tx in range(tw):
                 tile = (n * th + ty) * tw + tx
                 for xi in range(ah):
-                    r = _rows8(rows[xi], m * tx, width + MAX_TILE - 1)
                     for nu in range(aw):
-                        w, t = _row8(Lw8, nu), T[xi * aw + nu, tile]
+                        t = T[xi * aw + nu, tile]
                         for c in range(C):
-                            t[c] = _sum8(w, r, c)
+                            total = zero
+                            for q in range(MAX_TILE):
+                                total += Lw[nu, q] * rows[xi, m * tx + q, c]
+                            t[c] = total
 
 
 @njit(cache=True, nogil=True)
-def _from_tiles(T, Lh, Lw, m, image):
+def _from_tiles(T, LhT, LwT, ah, aw, m, image):
     """image[n, m ty : m ty + ph, m tx : m tx + pw, c] += Lh^T T[:, :, (n, ty, tx), c] Lw for every
-    tile: the adjoint of ``_to_tiles``."""
+    tile: the adjoint of ``_to_tiles``. LhT (ph, MAX_TILE) and LwT (pw, MAX_TILE) are Lh^T and
+    Lw^T, zero past their first ah and aw columns."""
     N, H, W, C = image.shape
-    ah, ph = Lh.shape
-    aw, pw = Lw.shape
+    ph, pw = LhT.shape[0], LwT.shape[0]
     th, tw = (H - ph) // m + 1, (W - pw) // m + 1
     width = m * (tw - 1) + pw
-    LhT8, LwT8 = _padded(Lh.T.copy()), _padded(Lw.T.copy())
-    rows = np.zeros((MAX_TILE, width, C), dtype=image.dtype)    # T Lw of a whole row of tiles, added
-    for n in range(N):                                          # up; the rows past ah stay zero
+    zero = image.dtype.type(0)
+    last = ah * aw - 1
+    rows = np.zeros((MAX_TILE, width, C), dtype=image.dtype)  # T Lw of a whole row of tiles, added up;
+    for n in range(N):                                        # the rows past ah stay zero
         for ty in range(th):
             rows[:ah] = 0
             for tx in range(tw):
                 tile = (n * th + ty) * tw + tx
                 for xi in range(ah):
-                    t = _rows8(T, xi * aw, ah * aw - 1)
                     for q in range(pw):
-                        w, out = _row8(LwT8, q), rows[xi, m * tx + q]
+                        out = rows[xi, m * tx + q]
                         for c in range(C):
-                            out[c] += _sum8(w, t, (tile, c))
-            r = _rows8(rows, 0, MAX_TILE - 1)
+                            total = zero
+                            for nu in range(MAX_TILE):        # past T's last row: weight 0
+                                total += LwT[q, nu] * T[min(xi * aw + nu, last), tile, c]
+                            out[c] += total
             for p in range(ph):
-                w, out = _row8(LhT8, p), image[n, m * ty + p]
+                out = image[n, m * ty + p]
                 for col in range(width):
                     for c in range(C):
-                        out[col, c] += _sum8(w, r, (col, c))
+                        total = zero
+                        for xi in range(MAX_TILE):
+                            total += LhT[p, xi] * rows[xi, col, c]
+                        out[col, c] += total
