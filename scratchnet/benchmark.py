@@ -52,7 +52,7 @@ from threadpoolctl import threadpool_limits
 from scratchnet.gradcheck import relative_error
 from scratchnet.kernels import winograd
 from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
-from scratchnet.kernels.lrn import inverse_power, lrn_dx, lrn_s, lrn_s_reference
+from scratchnet.kernels.lrn import lrn_dx, lrn_forward, lrn_forward_reference
 from scratchnet.kernels.pool import (
     avg_pool_backward,
     avg_pool_backward_reference,
@@ -200,8 +200,7 @@ def kernel_cases(batch_size, rng):
     out, argmax = max_pool_forward(x, *window)
     a = rng.standard_normal((N, 64, 144), dtype=np.float32)             # LRN's input, pixels flattened
     lrn = LocalResponseNorm(**TUTORIAL_LRN)
-    s = lrn_s(a, lrn.size, lrn.k, lrn.alpha)
-    scale = inverse_power(s, lrn.beta)
+    s, scale, _ = lrn_forward(a, lrn.size, lrn.k, lrn.alpha, lrn.beta)
     AT, _, BT = winograd.winograd_matrices(TILE, 5)                     # conv2's F(4 x 4, 5 x 5)
     V = winograd.input_transform(xp, BT, BT, TILE)                      # (64, N * 9 tiles, 64)
     bias = np.zeros(64, dtype=np.float32)
@@ -222,7 +221,8 @@ def kernel_cases(batch_size, rng):
         ("avg_pool_forward", x.shape, avg_pool_forward_reference, avg_pool_forward, (x, *window)),
         ("avg_pool_backward", out.shape, avg_pool_backward_reference, avg_pool_backward,
          (out, 24, 24, 3, 3, 2, 2, 0, 0)),
-        ("lrn_s", a.shape, lrn_s_reference, lrn_s, (a, lrn.size, lrn.k, lrn.alpha)),
+        ("lrn_forward", a.shape, lrn_forward_reference, lrn_forward,
+         (a, lrn.size, lrn.k, lrn.alpha, lrn.beta)),
         ("lrn_dx", a.shape, lrn_dx_reference, lrn_dx, (a, a, s, scale, lrn.size, lrn.alpha, lrn.beta)),
         ("winograd_input", xp.shape, winograd.input_transform_reference, winograd.input_transform,
          (xp, BT, BT, TILE)),

@@ -12,7 +12,7 @@ from scratchnet import bench
 LAYERS = ["conv1", "pool1", "relu1", "lrn", "conv2", "conv2_im2col", "pool2", "relu2", "lstm", "fc"]
 THREADS = min(2, os.cpu_count() or 1)  # the step is also timed split across two threads where there are two
 KERNELS = ["im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
-           "avg_pool_backward", "lrn_s", "lrn_dx", "winograd_input", "winograd_output",
+           "avg_pool_backward", "lrn_forward", "lrn_dx", "winograd_input", "winograd_output",
            "winograd_output_adjoint", "winograd_input_adjoint"]
 
 

@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from strategies import lrn_cases
 
 from scratchnet.gradcheck import layer_gradient_errors
-from scratchnet.kernels.lrn import inverse_power, lrn_dx, lrn_s, lrn_s_reference
+from scratchnet.kernels.lrn import inverse_power, lrn_dx, lrn_forward, lrn_forward_reference
 from scratchnet.layers.lrn import LocalResponseNorm, lrn_dx_reference
 
 
@@ -72,18 +72,18 @@ def test_alpha_zero_is_a_constant_scale(case):
 @settings(max_examples=10)
 @given(data=st.data())
 def test_kernels_match_references(dtype, data):
-    # the forward's window sum against its reference beside it; the backward against the
-    # layer's plain NumPy backward, scratchnet.layers.lrn.lrn_dx_reference
+    # the forward against its reference beside it; the backward against the layer's plain
+    # NumPy backward, scratchnet.layers.lrn.lrn_dx_reference
     x, c = data.draw(lrn_cases(dtype))
     x = x.reshape(x.shape[0], x.shape[1], -1)
     # no subnormal dout: one float32 step there is up to 2% of the value, no relative tolerance holds
     dout = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-3, 3, width=32, allow_subnormal=False)))
-    s = lrn_s(x, c["size"], c["k"], c["alpha"])
-    s_ref = lrn_s_reference(x, c["size"], c["k"], c["alpha"])
-    assert s.dtype == s_ref.dtype == dtype
+    constants = (c["size"], c["k"], c["alpha"], c["beta"])
     rtol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(s, s_ref, rtol=rtol)
-    scale = s ** -c["beta"]
+    for got, expected in zip(lrn_forward(x, *constants), lrn_forward_reference(x, *constants)):
+        assert got.dtype == expected.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=rtol)
+    s, scale, _ = lrn_forward(x, *constants)
     dx = lrn_dx(x, dout, s, scale, c["size"], c["alpha"], c["beta"])
     dx_ref = lrn_dx_reference(x, dout, s, scale, c["size"], c["alpha"], c["beta"])
     assert dx.dtype == dx_ref.dtype == dtype

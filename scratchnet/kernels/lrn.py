@@ -20,50 +20,66 @@ is the same window sum as the forward, taken over t_j = dout_j a_j s_j^(-beta-1)
 
 What runs where, and why:
 - the window sums are loops NumPy cannot express without a copy per window, so they are
-  Numba kernels (``lrn_s``, ``lrn_dx``);
-- the power s^(-beta) is taken in NumPy over whole arrays (``inverse_power``): a power is a
-  call to ``pow`` per element in NumPy and in Numba alike (a kernel doing it all was several
-  times slower than the split), but for AlexNet's beta = 3/4 it is
-  s^(-3/4) = 1 / sqrt(s sqrt(s)), two square roots and a division, which run as vector
-  instructions, several times faster than the power, and as exact (each step rounds once);
+  Numba kernels (``lrn_forward``, ``lrn_dx``); the forward's kernel also takes the power and
+  the product, one sample and channel (a row of P pixels) at a time, while the row is in the
+  cache: as separate NumPy passes over whole arrays, they took longer than the window sums;
+- a power is a call to ``pow`` per element, in NumPy and in Numba alike, but for AlexNet's
+  beta = 3/4 it is s^(-3/4) = 1 / sqrt(s sqrt(s)), two square roots and a division, which run
+  as vector instructions, several times faster than the power, and as exact (each step rounds
+  once); ``inverse_power`` is that rule in NumPy, for the references;
 - in each kernel the loop over pixels is innermost, so it runs over contiguous memory and
-  vectorises; with the short window loop innermost the kernels were slower.
+  vectorises; with the short window loop innermost the kernels were slower. Each of those
+  loops writes one array: a loop that writes two is left unvectorised
+  (``scratchnet.kernels.lstm`` says more).
 
 Arrays are ``(N, C, P)``, P = H * W pixels (the layer reshapes ``(N, C, H, W)``, a view).
 Each kernel has a plain NumPy reference that takes the same arguments and returns the same
-thing: ``lrn_s_reference`` below, and the backward's, ``lrn_dx_reference``, beside the layer
-in ``scratchnet.layers.lrn``.
+thing: ``lrn_forward_reference`` below, and the backward's, ``lrn_dx_reference``, beside the
+layer in ``scratchnet.layers.lrn``.
 """
 
 import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
-def lrn_s(x, size, k, alpha):
-    """s = k + alpha * (window sum over channels of x^2). x: (N, C, P) -> s: (N, C, P)."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def lrn_forward(x, size, k, alpha, beta):
+    """x (N, C, P) -> s = k + alpha * (window sum over channels of x^2), scale = s^(-beta) and
+    the layer's output x * scale, each (N, C, P). error_model="numpy": the division vectorises."""
     N, C, P = x.shape
     half = size // 2
-    k = x.dtype.type(k)  # keep float32 loops in float32
-    alpha = x.dtype.type(alpha)
-    s = np.zeros_like(x)
+    k, alpha, beta = x.dtype.type(k), x.dtype.type(alpha), x.dtype.type(beta)  # float32 stays float32
+    one = x.dtype.type(1)
+    s, scale, out = np.empty_like(x), np.empty_like(x), np.empty_like(x)
     for n in range(N):
         for i in range(C):
-            for j in range(max(0, i - half), min(C, i + half + 1)):
+            first, stop = max(0, i - half), min(C, i + half + 1)
+            for p in range(P):
+                s[n, i, p] = x[n, first, p] * x[n, first, p]
+            for j in range(first + 1, stop):
                 for p in range(P):
                     s[n, i, p] += x[n, j, p] * x[n, j, p]
             for p in range(P):
                 s[n, i, p] = k + alpha * s[n, i, p]
-    return s
+            if beta == 0.75:
+                for p in range(P):
+                    scale[n, i, p] = one / np.sqrt(s[n, i, p] * np.sqrt(s[n, i, p]))
+            else:
+                for p in range(P):
+                    scale[n, i, p] = s[n, i, p] ** -beta
+            for p in range(P):
+                out[n, i, p] = x[n, i, p] * scale[n, i, p]
+    return s, scale, out
 
 
-def lrn_s_reference(x, size, k, alpha):
-    """Plain NumPy version of ``lrn_s``: formula (7)'s denominator base, channel by channel."""
+def lrn_forward_reference(x, size, k, alpha, beta):
+    """Plain NumPy version of ``lrn_forward``: formula (7), channel by channel."""
     half = size // 2
     s = np.empty_like(x)
     for i in range(x.shape[1]):
         s[:, i] = k + alpha * np.sum(x[:, max(0, i - half):i + half + 1] ** 2, axis=1)
-    return s
+    scale = inverse_power(s, beta)
+    return s, scale, x * scale
 
 
 def inverse_power(s, beta):

@@ -21,8 +21,8 @@ Backward (derived in ``scratchnet.kernels.lrn``):
 
     da_i = dout_i s_i^(-beta) - 2 alpha beta a_i * sum_{j : i in window(j)} dout_j a_j s_j^(-beta-1)
 
-The layer runs Numba kernels for the two window sums and takes s^(-beta) with
-``inverse_power`` (``scratchnet.kernels.lrn`` says why each runs as it does);
+The layer runs a Numba kernel for each direction (``scratchnet.kernels.lrn`` says why each
+runs as it does);
 ``lrn_dx_reference`` below is the backward in plain NumPy, channel by channel, as the
 formula reads, and the tests hold the kernel to it.
 
@@ -32,7 +32,7 @@ Defaults are AlexNet's constants (size 5, k 2, alpha 1e-4, beta 0.75).
 
 import numpy as np
 
-from scratchnet.kernels.lrn import inverse_power, lrn_dx, lrn_s
+from scratchnet.kernels.lrn import lrn_dx, lrn_forward
 from scratchnet.layers.base import Layer, check_input
 
 
@@ -72,11 +72,10 @@ class LocalResponseNorm(Layer):
         check_input(x, self.where, "(N, C, H, W)", 4)
         N, C, H, W = shape = x.shape
         x = np.ascontiguousarray(x).reshape(N, C, H * W)  # a view, pixels innermost (not -1: N may be 0)
-        s = lrn_s(x, self.size, self.k, self.alpha)
-        scale = inverse_power(s, self.beta)
+        s, scale, out = lrn_forward(x, self.size, self.k, self.alpha, self.beta)
         self.cache = (shape, x, s, scale)
         self.out_shape = shape
-        return (x * scale).reshape(shape)
+        return out.reshape(shape)
 
     def backward(self, dout):
         self.check_dout(dout)
