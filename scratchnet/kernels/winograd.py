@@ -218,14 +218,15 @@ def _to_tiles(image, Lh, Lw, ph, pw, m, T):
     th, tw = (H - ph) // m + 1, (W - pw) // m + 1
     width = m * (tw - 1) + pw                                 # the columns the tiles of a row cover
     zero = image.dtype.type(0)
-    rows = np.zeros((ah, width + MAX_TILE, C), dtype=image.dtype)  # Lh d for a whole row of tiles,
-    for n in range(N):                                        # then zeros, which the padding reads
+    # Lh d for a whole row of tiles, then MAX_TILE zero columns for the padded terms to read
+    rows = np.zeros((ah, width + MAX_TILE, C), dtype=image.dtype)
+    for n in range(N):
         for ty in range(th):
             for xi in range(ah):
                 for col in range(width):
                     for c in range(C):
                         total = zero
-                        for p in range(MAX_TILE):             # rows past the image: weight 0
+                        for p in range(MAX_TILE):  # rows past the image (read as its last): weight 0
                             total += Lh[xi, p] * image[n, min(m * ty + p, H - 1), col, c]
                         rows[xi, col, c] = total
             for tx in range(tw):
@@ -251,8 +252,9 @@ def _from_tiles(T, LhT, LwT, ah, aw, m, image):
     width = m * (tw - 1) + pw
     zero = image.dtype.type(0)
     last = ah * aw - 1
-    rows = np.zeros((MAX_TILE, width, C), dtype=image.dtype)  # T Lw of a whole row of tiles, added up;
-    for n in range(N):                                        # the rows past ah stay zero
+    # T Lw of a whole row of tiles, added up; the rows past ah stay zero for the padded terms
+    rows = np.zeros((MAX_TILE, width, C), dtype=image.dtype)
+    for n in range(N):
         for ty in range(th):
             rows[:ah] = 0
             for tx in range(tw):
