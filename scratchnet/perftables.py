@@ -76,15 +76,16 @@ def conv2_section(runs):
             "padded to 8; blocks of 14 images, 2026-12-03, alternated in one process, wall clock) and the"
             " layer 1.06-1.16x (CPU time). Writing the 8 terms out over 8 views instead of a loop ran no "
             "faster and took twice as long to compile; letting the compiler fuse each multiplication and "
-            "addition (`fastmath={\"contract\"}`) added 0-25% on the transforms and was not kept. Each "
-            "transform as one dense product per block instead, with the 64 x 64 Kronecker product of B^T "
-            "with itself (7.7 times the multiplications, at the matrix product's speed), was no faster in"
-            " the layer: 0.91-1.00x at batch 128 and 0.78-0.90x at 64 (2026-12-03, alternated in one "
-            "process, CPU time); for the output transforms alone (16 x 64 products) 1.03x, within the "
-            "noise. The forward keeps each block's V for the backward (19 MB at batch 128): against "
-            "transforming the input again there, the layer ran 1.16x faster at batch 128 and 1.12x at 64 "
-            "(CPU time), the training step 1.06x on one thread and 1.13x on two (wall clock; 2026-12-03, "
-            "alternated in one process).", "",
+            "addition (`fastmath={\"contract\"}`) made the transforms 0-25% faster still; not kept, since "
+            "nothing else needs it and the tests hold the kernels to plain arithmetic. Each transform as "
+            "one dense product per block instead, with the 64 x 64 Kronecker product of B^T with itself "
+            "(7.7 times the multiplications, at the matrix product's speed), was no faster in the layer: "
+            "0.91-1.00x at batch 128 and 0.78-0.90x at 64 (2026-12-03, alternated in one process, CPU "
+            "time); for the output transforms alone (16 x 64 products) 1.03x, within the noise. The "
+            "forward keeps each block's V for the backward (19 MB at batch 128): against transforming the"
+            " input again there, the layer ran 1.16x faster at batch 128 and 1.12x at 64 (CPU time), the "
+            "training step 1.06x on one thread and 1.13x on two (wall clock; 2026-12-03, alternated in "
+            "one process).", "",
             "| batch | clock | 2 x 2 tiles (before) | 4 x 4 tiles (now) | speed-up |",
             "|---|---|---|---|---|"]
     for batch in ("128", "64"):
@@ -107,14 +108,13 @@ def lstm_section(runs):
             "`np.exp`); Numba's own tanh or exp (scalar calls); taking the forward's input half x_t W_x "
             "out of the loop, over all steps or a chunk; dW and dx over all steps in one product. The "
             "forward's product reads a contiguous [W, b]^T, not a transposed view: 1.18x faster on its "
-            "own (2026-12-03). Fusing the exp into the gate pass saved about 1.5 ms of the forward's 32 "
-            "and was not kept: float64 needs NumPy's exp, so the kernel would be written twice. Each loop"
-            " of the elementwise kernels writes one array or one gate's block of columns: "
+            "own (2026-12-03). Fusing the exp into `gate_activations` saved about 1.5 ms of the forward's"
+            " 32 and was not kept: float64 needs NumPy's exp, so the kernel would be written twice. Each "
+            "loop of the elementwise kernels writes one array or one gate's block of columns: "
             "`gate_gradients` wrote all five in one loop over a row, which the compiler left "
             "unvectorised; split into a loop per line of the equations it ran 2.7-3.5x faster on its own,"
-            " `gate_activations` 2.3x (one of its loops also lost a variable start, `range(2 * H, 3 * "
-            "H)`), `hidden_state` 1.7x, and the layer 1.08x at batch 128 and 64, with the same bits "
-            "(2026-12-03, alternated in one process, CPU time).", "",
+            " `gate_activations` 2.3x, `hidden_state` 1.7x, and the layer 1.08x at batch 128 and 64, with"
+            " the same bits (2026-12-03, alternated in one process, CPU time).", "",
             "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
             "|---|---|---|---|---|"]
     for batch in ("128", "64"):

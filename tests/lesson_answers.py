@@ -25,7 +25,7 @@ WRONG_ANSWERS = {
         ("check_peak(100.0)", "[a_star]"),
         ("check_pytorch_alpha(1e-4)", "[alpha_ours]"),
         # the window is every channel
-        ("check_lrn_forward(lambda x, size, k, alpha, beta:"
+        ("check_lrn_by_cumsum(lambda x, size, k, alpha, beta:"
          " x / (k + alpha * np.sum(x ** 2, axis=1, keepdims=True)) ** beta)", "[]"),
     ],
     "04-regularisation": [

@@ -109,7 +109,7 @@ def im2col_cases(draw):
 @st.composite
 def tile_cases(draw, max_tile):
     """Winograd tiles: m, kernel rows and columns, a padded NHWC input of whole tiles, dtype, seed."""
-    m = draw(st.integers(1, 3))
+    m = draw(st.integers(1, 4))
     rh, rw = draw(st.integers(1, max_tile + 1 - m)), draw(st.integers(1, max_tile + 1 - m))
     th, tw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     N, C = draw(st.integers(1, 2)), draw(st.integers(1, 5))

@@ -48,6 +48,7 @@ def lrn_forward(x, size, k, alpha, beta):
     the layer's output x * scale, each (N, C, P). error_model="numpy": the division vectorises."""
     N, C, P = x.shape
     half = size // 2
+    three_quarters = beta == 0.75                # as inverse_power decides, before beta is rounded
     k, alpha, beta = x.dtype.type(k), x.dtype.type(alpha), x.dtype.type(beta)  # float32 stays float32
     one = x.dtype.type(1)
     s, scale, out = np.empty_like(x), np.empty_like(x), np.empty_like(x)
@@ -61,7 +62,7 @@ def lrn_forward(x, size, k, alpha, beta):
                     s[n, i, p] += x[n, j, p] * x[n, j, p]
             for p in range(P):
                 s[n, i, p] = k + alpha * s[n, i, p]
-            if beta == 0.75:
+            if three_quarters:
                 for p in range(P):
                     scale[n, i, p] = one / np.sqrt(s[n, i, p] * np.sqrt(s[n, i, p]))
             else:

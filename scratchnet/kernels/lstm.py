@@ -1,4 +1,4 @@
-"""The LSTM's elementwise work for one step, each pass fused into one loop: Numba kernels.
+"""The LSTM's elementwise work for one step, a row (sequence) at a time: Numba kernels.
 
 Forward. The step's product gives every gate's pre-activation a, already scaled (see
 ``scratchnet.layers.lstm_sequence``) so that one exp over all 4H columns yields
@@ -52,14 +52,14 @@ Why kernels: in NumPy each line above is a call that reads and writes whole (N, 
 the calls cost more than the arithmetic; a kernel goes through them one row at a time, while
 the row is in the L1 cache. Three details keep them fast. Each loop writes one array, or one
 gate's block of columns: a loop that wrote two (da_f and da_o, say) ran several times slower,
-since the compiler (LLVM, under Numba) cannot tell that they do not overlap and leaves such a
-loop unvectorised; so every line of the equations is its own loop over the row, and the next
-line reads back what it wrote, from the cache (benchmarks/README.md has the figures). ``one``
-has the arrays' dtype: a bare literal 1 is an integer, and in Numba an integer with a float32
-makes a float64, so the loop would convert every value there and back.
-``error_model="numpy"``: a division by zero gives inf (as in NumPy) instead of raising, so the
-loop needs no check per division and vectorises (1 + e > 0 here anyway). No ``fastmath``: no
-sum is reordered.
+since the compiler (LLVM, under Numba) cannot prove, within its budget of run-time checks, that
+they do not overlap, and leaves such a loop unvectorised; so every line of the equations is its
+own loop over the row, and the next line reads back what it wrote, from the cache
+(benchmarks/README.md has the figures). ``one`` has the arrays' dtype: a bare literal 1 is an
+integer, and in Numba an integer with a float32 makes a float64, so the loop would convert
+every value there and back. ``error_model="numpy"``: a division by zero gives inf (as in NumPy)
+instead of raising, so the loop needs no check per division and vectorises (1 + e > 0 here
+anyway). No ``fastmath``: no sum is reordered.
 
 Each kernel has a plain NumPy twin, ``*_reference``; the tests hold them together, bit for bit.
 Arrays: a row per sequence n, H columns per gate; gates (N, 4H) = f, i, g, o.

@@ -56,7 +56,8 @@ padded with zero columns (``_padded``): a loop of a constant length, which the c
 so that it keeps the partial sum in a register for a whole vector of channels and stores it
 once. Adding one term at a time into the output instead, skipping the matrices' zeros, does
 fewer multiplications but reads and writes the output once per term, and was slower
-(``benchmarks/README.md`` has both gains).
+(``benchmarks/README.md`` has both gains). A padded term multiplies a real value by 0, so the
+inputs must be finite (0 x inf is NaN): the layers refuse any that are not.
 
 Reference: A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural Networks",
 CVPR 2016; S. Winograd, "Arithmetic Complexity of Computations", SIAM 1980.
@@ -197,6 +198,7 @@ def output_transform_adjoint(dout, ATh, ATw):
     N, OH, OW, F = dout.shape
     m, ah = ATh.shape
     dM = np.empty((ah * ATw.shape[1], N * (OH // m) * (OW // m), F), dtype=dout.dtype)
+    # the output tiles are m x m: ph = pw = m
     _to_tiles(np.ascontiguousarray(dout), _padded(ATh.T, dout), _padded(ATw.T, dout), m, m, m, dM)
     return dM
 
@@ -226,7 +228,7 @@ def _to_tiles(image, Lh, Lw, ph, pw, m, T):
                 for col in range(width):
                     for c in range(C):
                         total = zero
-                        for p in range(MAX_TILE):  # rows past the image (read as its last): weight 0
+                        for p in range(MAX_TILE):  # p >= ph: weight 0; min() keeps the row inside
                             total += Lh[xi, p] * image[n, min(m * ty + p, H - 1), col, c]
                         rows[xi, col, c] = total
             for tx in range(tw):
@@ -261,17 +263,17 @@ def _from_tiles(T, LhT, LwT, ah, aw, m, image):
                 tile = (n * th + ty) * tw + tx
                 for xi in range(ah):
                     for q in range(pw):
-                        out = rows[xi, m * tx + q]
+                        acc = rows[xi, m * tx + q]
                         for c in range(C):
                             total = zero
-                            for nu in range(MAX_TILE):        # past T's last row: weight 0
+                            for nu in range(MAX_TILE):        # nu >= aw: weight 0; min() keeps the row in T
                                 total += LwT[q, nu] * T[min(xi * aw + nu, last), tile, c]
-                            out[c] += total
+                            acc[c] += total
             for p in range(ph):
-                out = image[n, m * ty + p]
+                dst = image[n, m * ty + p]
                 for col in range(width):
                     for c in range(C):
                         total = zero
                         for xi in range(MAX_TILE):
                             total += LhT[p, xi] * rows[xi, col, c]
-                        out[col, c] += total
+                        dst[col, c] += total

@@ -22,9 +22,8 @@ Backward (derived in ``scratchnet.kernels.lrn``):
     da_i = dout_i s_i^(-beta) - 2 alpha beta a_i * sum_{j : i in window(j)} dout_j a_j s_j^(-beta-1)
 
 The layer runs a Numba kernel for each direction (``scratchnet.kernels.lrn`` says why each
-runs as it does);
-``lrn_dx_reference`` below is the backward in plain NumPy, channel by channel, as the
-formula reads, and the tests hold the kernel to it.
+runs as it does); ``lrn_dx_reference`` below is the backward in plain NumPy, channel by
+channel, as the formula reads, and the tests hold the kernel to it.
 
 Shapes: x (N, C, H, W) -> out (N, C, H, W). No parameters; float32 or float64 in, the same out.
 Defaults are AlexNet's constants (size 5, k 2, alpha 1e-4, beta 0.75).
