@@ -126,6 +126,18 @@ def test_3x3_windows_take_the_same_winners_as_the_reference(H, W, stride, paddin
     np.testing.assert_array_equal(argmax, argmax_ref)
 
 
+def test_max_pool_backward_kernel_zeroes_dx_itself():
+    # max_pool_backward hands its kernel an uninitialised dx: pixels that win no window (stride 3,
+    # kernel 2 leaves gaps) must come out 0 whatever memory held before, here NaN
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 7))
+    out, argmax = kernels.max_pool_forward(x, 2, 2, 3, 3, 0, 0, 2, 2)
+    dout = np.ones_like(out)
+    dx = np.full((2, 3, 49), np.nan)
+    kernels._max_pool_backward(dout, argmax, dx)
+    expected = kernels.max_pool_backward_reference(dout, argmax, 7, 7)
+    np.testing.assert_array_equal(dx.reshape(x.shape), expected)
+
+
 # ------------------------------------------------------------------ gradients
 
 @given(case=pool_cases(), Pool=st.sampled_from([MaxPool2D, AvgPool2D]))
