@@ -42,35 +42,20 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
 def lrn_forward(x, size, k, alpha, beta):
     """x (N, C, P) -> s = k + alpha * (window sum over channels of x^2), scale = s^(-beta) and
-    the layer's output x * scale, each (N, C, P). error_model="numpy": the division vectorises."""
-    N, C, P = x.shape
-    half = size // 2
-    three_quarters = beta == 0.75                # as inverse_power decides, before beta is rounded
-    k, alpha, beta = x.dtype.type(k), x.dtype.type(alpha), x.dtype.type(beta)  # float32 stays float32
-    one = x.dtype.type(1)
-    s, scale, out = np.empty_like(x), np.empty_like(x), np.empty_like(x)
-    for n in range(N):
-        for i in range(C):
-            first, stop = max(0, i - half), min(C, i + half + 1)
-            for p in range(P):
-                s[n, i, p] = x[n, first, p] * x[n, first, p]
-            for j in range(first + 1, stop):
-                for p in range(P):
-                    s[n, i, p] += x[n, j, p] * x[n, j, p]
-            for p in range(P):
-                s[n, i, p] = k + alpha * s[n, i, p]
-            if three_quarters:
-                for p in range(P):
-                    scale[n, i, p] = one / np.sqrt(s[n, i, p] * np.sqrt(s[n, i, p]))
-            else:
-                for p in range(P):
-                    scale[n, i, p] = s[n, i, p] ** -beta
-            for p in range(P):
-                out[n, i, p] = x[n, i, p] * scale[n, i, p]
+    the layer's output x * scale, each (N, C, P)."""
+    s, scale, out = (np.empty(x.shape, dtype=x.dtype) for _ in range(3))
+    _lrn_forward(np.ascontiguousarray(x), size, k, alpha, beta, s, scale, out)
     return s, scale, out
+
+
+def lrn_dx(x, dout, s, scale, size, alpha, beta):
+    """Gradient of LRN with respect to its input; ``scale`` is s^(-beta). All arrays (N, C, P)."""
+    dx = np.empty(x.shape, dtype=x.dtype)
+    t = np.empty(x.shape[1:], dtype=x.dtype)  # t_j = dout_j a_j s_j^(-beta-1), one sample at a time
+    _lrn_dx(*(np.ascontiguousarray(a) for a in (x, dout, s, scale)), size, alpha, beta, dx, t)
+    return dx
 
 
 def lrn_forward_reference(x, size, k, alpha, beta):
@@ -93,14 +78,41 @@ def inverse_power(s, beta):
     return np.reciprocal(scale, out=scale)
 
 
+# The kernels take their outputs from the functions above (``scratchnet.kernels`` says why).
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _lrn_forward(x, size, k, alpha, beta, s, scale, out):
+    """error_model="numpy": the division vectorises."""
+    N, C, P = x.shape
+    half = size // 2
+    three_quarters = beta == 0.75                # as inverse_power decides, before beta is rounded
+    k, alpha, beta = x.dtype.type(k), x.dtype.type(alpha), x.dtype.type(beta)  # float32 stays float32
+    one = x.dtype.type(1)
+    for n in range(N):
+        for i in range(C):
+            first, stop = max(0, i - half), min(C, i + half + 1)
+            for p in range(P):
+                s[n, i, p] = x[n, first, p] * x[n, first, p]
+            for j in range(first + 1, stop):
+                for p in range(P):
+                    s[n, i, p] += x[n, j, p] * x[n, j, p]
+            for p in range(P):
+                s[n, i, p] = k + alpha * s[n, i, p]
+            if three_quarters:
+                for p in range(P):
+                    scale[n, i, p] = one / np.sqrt(s[n, i, p] * np.sqrt(s[n, i, p]))
+            else:
+                for p in range(P):
+                    scale[n, i, p] = s[n, i, p] ** -beta
+            for p in range(P):
+                out[n, i, p] = x[n, i, p] * scale[n, i, p]
+
+
 @njit(cache=True, nogil=True)
-def lrn_dx(x, dout, s, scale, size, alpha, beta):
-    """Gradient of LRN with respect to its input; ``scale`` is s^(-beta). All arrays (N, C, P)."""
+def _lrn_dx(x, dout, s, scale, size, alpha, beta, dx, t):
     N, C, P = x.shape
     half = size // 2
     coef = x.dtype.type(2.0 * alpha * beta)
-    dx = np.empty_like(x)
-    t = np.empty((C, P), dtype=x.dtype)  # t_j = dout_j a_j s_j^(-beta-1), one sample at a time
     for n in range(N):
         for j in range(C):
             for p in range(P):
@@ -111,4 +123,3 @@ def lrn_dx(x, dout, s, scale, size, alpha, beta):
             for j in range(max(0, i - half), min(C, i + half + 1)):
                 for p in range(P):
                     dx[n, i, p] -= coef * x[n, i, p] * t[j, p]
-    return dx

@@ -16,9 +16,8 @@ stride is smaller than the kernel, so the backward passes add (scatter-add).
 Every clipped window must hold at least one real value; the layers ensure that.
 
 Each public function has a plain NumPy twin (``*_reference``) with the same signature.
-The public functions allocate the outputs with NumPy, as ``im2col`` does, and hand them to
-the Numba kernels, which release the GIL (``nogil=True``), as every kernel of the package
-does: threads of one program can run them at the same time.
+The public functions allocate the outputs with NumPy and hand them to the Numba kernels, as
+everywhere in ``scratchnet.kernels`` (its docstring says why).
 """
 
 import numpy as np

@@ -167,6 +167,13 @@ def input_transform_adjoint_reference(dV, BTh, BTw, m, dxp):
 #     input_transform_adjoint     = from_tiles with L = B^T   (overlapping tiles add up)
 #     output_transform            = from_tiles with L = A     (onto the bias; tiles do not overlap)
 
+def _scratch(image):
+    """The kernels' buffer for a row of tiles: zeros (MAX_TILE, W + MAX_TILE, C) for an image
+    (N, H, W, C), room for any row of tiles and its padded terms (allocated here, not in the
+    kernels: ``scratchnet.kernels`` says why)."""
+    return np.zeros((MAX_TILE, image.shape[2] + MAX_TILE, image.shape[3]), dtype=image.dtype)
+
+
 def _padded(matrix, data):
     """``matrix`` contiguous, in the dtype of ``data`` (float64 constants in a float32 loop would
     turn every multiplication into float64 and stop vectorisation), with zero columns up to
@@ -181,7 +188,7 @@ def input_transform(xp, BTh, BTw, m):
     N, Hp, Wp, C = xp.shape
     ah, aw = BTh.shape[0], BTw.shape[0]
     V = np.empty((ah * aw, N * ((Hp - ah) // m + 1) * ((Wp - aw) // m + 1), C), dtype=xp.dtype)
-    _to_tiles(np.ascontiguousarray(xp), _padded(BTh, xp), _padded(BTw, xp), ah, aw, m, V)
+    _to_tiles(np.ascontiguousarray(xp), _padded(BTh, xp), _padded(BTw, xp), ah, aw, m, V, _scratch(xp))
     return V
 
 
@@ -189,7 +196,8 @@ def output_transform(M, ATh, ATw, bias, out):
     """Fill ``out`` (N, m*th, m*tw, F) with bias + A^T M A of every tile, and return it."""
     out[...] = bias
     ah, aw = ATh.shape[1], ATw.shape[1]
-    _from_tiles(np.ascontiguousarray(M), _padded(ATh, M), _padded(ATw, M), ah, aw, ATh.shape[0], out)
+    _from_tiles(np.ascontiguousarray(M), _padded(ATh, M), _padded(ATw, M), ah, aw, ATh.shape[0], out,
+                _scratch(out))
     return out
 
 
@@ -199,29 +207,30 @@ def output_transform_adjoint(dout, ATh, ATw):
     m, ah = ATh.shape
     dM = np.empty((ah * ATw.shape[1], N * (OH // m) * (OW // m), F), dtype=dout.dtype)
     # the output tiles are m x m: ph = pw = m
-    _to_tiles(np.ascontiguousarray(dout), _padded(ATh.T, dout), _padded(ATw.T, dout), m, m, m, dM)
+    _to_tiles(np.ascontiguousarray(dout), _padded(ATh.T, dout), _padded(ATw.T, dout), m, m, m, dM,
+              _scratch(dout))
     return dM
 
 
 def input_transform_adjoint(dV, BTh, BTw, m, dxp):
     """Add B dV B^T of every tile into ``dxp`` (N, Hp, Wp, C), where its tile lies; return dxp."""
     ah, aw = BTh.shape[0], BTw.shape[0]
-    _from_tiles(np.ascontiguousarray(dV), _padded(BTh.T, dV), _padded(BTw.T, dV), ah, aw, m, dxp)
+    _from_tiles(np.ascontiguousarray(dV), _padded(BTh.T, dV), _padded(BTw.T, dV), ah, aw, m, dxp,
+                _scratch(dxp))
     return dxp
 
 
 @njit(cache=True, nogil=True)
-def _to_tiles(image, Lh, Lw, ph, pw, m, T):
+def _to_tiles(image, Lh, Lw, ph, pw, m, T, rows):
     """T[(xi, nu), (n, ty, tx), c] = (Lh d Lw^T)[xi, nu] for every tile
     d = image[n, m ty : m ty + ph, m tx : m tx + pw, c]; Lh (ah, MAX_TILE) and Lw (aw, MAX_TILE)
-    are zero past their first ph and pw columns."""
+    are zero past their first ph and pw columns; ``rows``: ``_scratch(image)``."""
     N, H, W, C = image.shape
     ah, aw = Lh.shape[0], Lw.shape[0]
     th, tw = (H - ph) // m + 1, (W - pw) // m + 1
     width = m * (tw - 1) + pw                                 # the columns the tiles of a row cover
     zero = image.dtype.type(0)
-    # Lh d for a whole row of tiles, then MAX_TILE zero columns for the padded terms to read
-    rows = np.zeros((ah, width + MAX_TILE, C), dtype=image.dtype)
+    # rows[xi, :width]: Lh d for a whole row of tiles; the zero columns after it, for the padded terms
     for n in range(N):
         for ty in range(th):
             for xi in range(ah):
@@ -244,21 +253,24 @@ def _to_tiles(image, Lh, Lw, ph, pw, m, T):
 
 
 @njit(cache=True, nogil=True)
-def _from_tiles(T, LhT, LwT, ah, aw, m, image):
+def _from_tiles(T, LhT, LwT, ah, aw, m, image, rows):
     """image[n, m ty : m ty + ph, m tx : m tx + pw, c] += Lh^T T[:, :, (n, ty, tx), c] Lw for every
     tile: the adjoint of ``_to_tiles``. LhT (ph, MAX_TILE) and LwT (pw, MAX_TILE) are Lh^T and
-    Lw^T, zero past their first ah and aw columns."""
+    Lw^T, zero past their first ah and aw columns; ``rows``: ``_scratch(image)``."""
     N, H, W, C = image.shape
     ph, pw = LhT.shape[0], LwT.shape[0]
     th, tw = (H - ph) // m + 1, (W - pw) // m + 1
     width = m * (tw - 1) + pw
     zero = image.dtype.type(0)
     last = ah * aw - 1
-    # T Lw of a whole row of tiles, added up; the rows past ah stay zero for the padded terms
-    rows = np.zeros((MAX_TILE, width, C), dtype=image.dtype)
+    # rows[:ah, :width]: T Lw of a whole row of tiles, added up; the rows past ah stay zero for the
+    # padded terms
     for n in range(N):
         for ty in range(th):
-            rows[:ah] = 0
+            for xi in range(ah):
+                for col in range(width):
+                    for c in range(C):
+                        rows[xi, col, c] = zero
             for tx in range(tw):
                 tile = (n * th + ty) * tw + tx
                 for xi in range(ah):
