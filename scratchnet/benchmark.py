@@ -53,6 +53,7 @@ from scratchnet.gradcheck import relative_error
 from scratchnet.kernels import winograd
 from scratchnet.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference
 from scratchnet.kernels.lrn import lrn_dx, lrn_forward, lrn_forward_reference
+from scratchnet.kernels.lstm import exp_float32, exp_float32_reference
 from scratchnet.kernels.pool import (
     avg_pool_backward,
     avg_pool_backward_reference,
@@ -205,12 +206,20 @@ def kernel_cases(batch_size, rng):
     V = winograd.input_transform(xp, BT, BT, TILE)                      # (64, N * 9 tiles, 64)
     bias = np.zeros(64, dtype=np.float32)
     tiles_out = rng.standard_normal((N, 12, 12, 64), dtype=np.float32)  # conv2's output, NHWC
+    gates = rng.standard_normal((N, 4 * 128), dtype=np.float32)         # one LSTM step's pre-activations
 
     def output(transform):  # a fresh output each call: the transforms fill (or add into) it
         return lambda M: transform(M, AT, AT, bias, np.empty((N, 12, 12, 64), np.float32))
 
     def input_adjoint(transform):
         return lambda dV: transform(dV, BT, BT, TILE, np.zeros(xp.shape, np.float32))
+
+    def in_place(exp):  # on a fresh copy each call: the exps overwrite their argument
+        def run(a):
+            out = a.copy()
+            exp(out)
+            return out
+        return run
 
     return [
         ("im2col", xp.shape, im2col_reference, im2col, (xp, 5, 5, 1, 1)),
@@ -232,6 +241,7 @@ def kernel_cases(batch_size, rng):
          winograd.output_transform_adjoint, (tiles_out, AT, AT)),
         ("winograd_input_adjoint", V.shape, input_adjoint(winograd.input_transform_adjoint_reference),
          input_adjoint(winograd.input_transform_adjoint), (V,)),
+        ("exp_float32", gates.shape, in_place(exp_float32_reference), in_place(exp_float32), (gates,)),
     ]
 
 

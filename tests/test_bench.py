@@ -13,7 +13,7 @@ LAYERS = ["conv1", "pool1", "relu1", "lrn", "conv2", "conv2_im2col", "pool2", "r
 THREADS = min(2, os.cpu_count() or 1)  # the step is also timed split across two threads where there are two
 KERNELS = ["im2col", "col2im", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
            "avg_pool_backward", "lrn_forward", "lrn_dx", "winograd_input", "winograd_output",
-           "winograd_output_adjoint", "winograd_input_adjoint"]
+           "winograd_output_adjoint", "winograd_input_adjoint", "exp_float32"]
 
 
 @pytest.fixture(scope="module")
