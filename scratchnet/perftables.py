@@ -114,7 +114,11 @@ def lstm_section(runs):
             "`gate_gradients` wrote all five in one loop over a row, which the compiler left "
             "unvectorised; split into a loop per line of the equations it ran 2.7-3.5x faster on its own,"
             " `gate_activations` 2.3x, `hidden_state` 1.7x, and the layer 1.08x at batch 128 and 64, with"
-            " the same bits (2026-12-03, alternated in one process, CPU time).", "",
+            " the same bits (2026-12-03, alternated in one process, CPU time). `exp_float32` takes x's "
+            "int32 view inside the kernel: handed in as a second argument (77f863a), the compiler could "
+            "not tell it was x's own memory and left the loop unvectorised, 8x slower, and the layer "
+            "lost its speed-up (sitting `2026-12-03-o`); the benchmark's kernel table now times "
+            "`exp_float32`.", "",
             "| batch | clock | step functions in a loop (before) | whole sequence (now) | speed-up |",
             "|---|---|---|---|---|"]
     for batch in ("128", "64"):
@@ -135,6 +139,13 @@ def startup_section(lines):
             "start). Seconds, median over the sitting's rounds. `Numba alone`: a program that only "
             "imports numpy and Numba and calls one trivial kernel from its cache; loading a first kernel "
             "loads Numba's own registries, whatever the kernel, so this is the floor under `cached`.", "",
+            "A cold start is mostly the compilation of the ten Numba kernels of the CNN-LSTM's step, "
+            "0.3 to 1.2 s each, about half of it in LLVM (optimisation and code generation) and half in "
+            "Numba's typing and lowering. NumPy's allocators compiled into a kernel add up to a few tenths "
+            "of a second each, so since 77f863a the kernels take their outputs and scratch buffers from "
+            "NumPy wrappers (`scratchnet.kernels`): of 8 cold starts alternated with the code before "
+            "(ad9e4fa), the change was faster in 6, by 0.8 s as the median of the paired differences "
+            "(medians 6.6 s against 6.9 s).", "",
             "| start | target | wall clock | CPU time |", "|---|---|---|---|"]
     for start, limit in LIMITS.items():
         seconds = [median(lines, start, key) for key in ("wall_s", "cpu_s")]
