@@ -214,7 +214,7 @@ def kernel_cases(batch_size, rng):
     def input_adjoint(transform):
         return lambda dV: transform(dV, BT, BT, TILE, np.zeros(xp.shape, np.float32))
 
-    def in_place(exp):  # on a fresh copy each call: the exps overwrite their argument
+    def in_place(exp):  # on a fresh copy each call (both times include it): the exps overwrite their argument
         def run(a):
             out = a.copy()
             exp(out)

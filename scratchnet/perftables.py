@@ -144,8 +144,8 @@ def startup_section(lines):
             "Numba's typing and lowering. NumPy's allocators compiled into a kernel add up to a few tenths "
             "of a second each, so since 77f863a the kernels take their outputs and scratch buffers from "
             "NumPy wrappers (`scratchnet.kernels`): of 8 cold starts alternated with the code before "
-            "(ad9e4fa), the change was faster in 6, by 0.8 s as the median of the paired differences "
-            "(medians 6.6 s against 6.9 s).", "",
+            "(ad9e4fa), the change was faster in 6 (medians 6.6 s against 6.9 s; runs of the same code "
+            "differed by up to 1.5 s).", "",
             "| start | target | wall clock | CPU time |", "|---|---|---|---|"]
     for start, limit in LIMITS.items():
         seconds = [median(lines, start, key) for key in ("wall_s", "cpu_s")]

@@ -78,7 +78,7 @@ def inverse_power(s, beta):
     return np.reciprocal(scale, out=scale)
 
 
-# The kernels take their outputs from the functions above (``scratchnet.kernels`` says why).
+# The kernels take their outputs from ``lrn_forward`` and ``lrn_dx`` (``scratchnet.kernels`` says why).
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _lrn_forward(x, size, k, alpha, beta, s, scale, out):
@@ -110,6 +110,7 @@ def _lrn_forward(x, size, k, alpha, beta, s, scale, out):
 
 @njit(cache=True, nogil=True)
 def _lrn_dx(x, dout, s, scale, size, alpha, beta, dx, t):
+    """``lrn_dx`` into dx, with t (C, P) as scratch for one sample at a time."""
     N, C, P = x.shape
     half = size // 2
     coef = x.dtype.type(2.0 * alpha * beta)

@@ -79,9 +79,9 @@ def exp_float32(x):
 
     2^k is written as bits into x's own element (through an int32 view of it), then multiplied
     by exp(r): no scratch array, and a NaN's garbage k still gives NaN. The view is taken here,
-    in the kernel, although views compiled into a kernel lengthen its compilation
-    (``scratchnet.kernels``): handed in from outside, it is a second array to the compiler,
-    which cannot tell that it is x's own memory and leaves the loop unvectorised (8x slower).
+    in the kernel, although it adds about a third of a second to its first compilation: handed in
+    from outside, it is a second array to the compiler, which cannot tell that it is x's own
+    memory and leaves the loop unvectorised (8x slower).
     """
     bits = x.view(np.int32)
     lo, hi = np.float32(-87), np.float32(88)
