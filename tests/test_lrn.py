@@ -80,10 +80,11 @@ def test_kernels_match_references(dtype, data):
     dout = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(-3, 3, width=32, allow_subnormal=False)))
     constants = (c["size"], c["k"], c["alpha"], c["beta"])
     rtol = 1e-5 if dtype == np.float32 else 1e-12
-    for got, expected in zip(lrn_forward(x, *constants), lrn_forward_reference(x, *constants)):
+    forward = lrn_forward(x, *constants)
+    for got, expected in zip(forward, lrn_forward_reference(x, *constants)):
         assert got.dtype == expected.dtype == dtype
         np.testing.assert_allclose(got, expected, rtol=rtol)
-    s, scale, _ = lrn_forward(x, *constants)
+    s, scale, _ = forward
     dx = lrn_dx(x, dout, s, scale, c["size"], c["alpha"], c["beta"])
     dx_ref = lrn_dx_reference(x, dout, s, scale, c["size"], c["alpha"], c["beta"])
     assert dx.dtype == dx_ref.dtype == dtype
